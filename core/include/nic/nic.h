@@ -1,0 +1,106 @@
+/* nic: neural image codec. The stable C API of libnic.
+ *
+ * Every function returns a NicStatus; on failure nic_last_error() gives a message for the
+ * calling thread. Handles are opaque. Pixels are 8-bit RGB, interleaved (R,G,B per pixel),
+ * rows `stride` bytes apart. qp runs from NIC_QP_MIN (best quality, most bits) to NIC_QP_MAX
+ * (fewest bits), fractional values allowed.
+ */
+#ifndef NIC_NIC_H
+#define NIC_NIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NIC_QP_MIN 0.0f
+#define NIC_QP_MAX 63.0f
+/* Largest accepted frame side and pixel count (bounds allocation on corrupt input). */
+#define NIC_MAX_DIMENSION 16384u
+#define NIC_MAX_PIXELS (16384u * 16384u)
+
+typedef enum NicStatus {
+  NIC_OK = 0,
+  NIC_ERROR_INVALID_ARGUMENT = 1, /* a parameter is out of range or NULL */
+  NIC_ERROR_IO = 2,               /* a file could not be read or written */
+  NIC_ERROR_MODEL = 3,            /* the weights file is missing, unreadable or malformed */
+  NIC_ERROR_DEVICE = 4,           /* the requested device (e.g. CUDA) is not available */
+  NIC_ERROR_TRUNCATED = 5,        /* the stream ends before the frame does */
+  NIC_ERROR_CORRUPT = 6,          /* the stream is damaged (bad magic, CRC, lengths, symbols) */
+  NIC_ERROR_MODEL_MISMATCH = 7,   /* the frame was encoded with another model */
+  NIC_ERROR_UNSUPPORTED = 8,      /* a valid stream feature this build does not support */
+  NIC_ERROR_OUT_OF_MEMORY = 9,
+  NIC_ERROR_INTERNAL = 10
+} NicStatus;
+
+/* A short name for a status ("corrupt stream", ...). Never NULL. */
+const char* nic_status_string(NicStatus status);
+
+/* The message of the last failure on this thread ("" if none). Valid until the next call. */
+const char* nic_last_error(void);
+
+/* Library version string, e.g. "0.1.0". */
+const char* nic_version(void);
+
+/* ---- Codec context: a loaded model on a device ---- */
+
+typedef struct NicContext NicContext;
+
+typedef struct NicOptions {
+  const char* model_path; /* NULL or "": the default installed model (see nic_default_model_path) */
+  const char* device;     /* NULL or "cpu", "cuda", "cuda:N" */
+  int threads;            /* CPU threads for the model; 0 = library default */
+} NicOptions;
+
+/* Fills *options with the defaults. */
+void nic_options_init(NicOptions* options);
+
+/* Path of the default model this library looks for (environment NIC_MODEL overrides it). */
+const char* nic_default_model_path(void);
+
+NicStatus nic_context_create(const NicOptions* options, NicContext** out_context);
+void nic_context_destroy(NicContext* context);
+
+/* 16 hex digits identifying the loaded weights; frames record it. */
+const char* nic_context_model_fingerprint(const NicContext* context);
+
+/* ---- Frames ---- */
+
+typedef struct NicFrameInfo {
+  uint32_t width;
+  uint32_t height;
+  float qp;                   /* the frame's quantization parameter */
+  uint64_t model_fingerprint; /* of the model that encoded it */
+  size_t frame_size;          /* bytes of the whole frame unit, header and CRC included */
+  uint32_t version;           /* bitstream version */
+} NicFrameInfo;
+
+/* A byte buffer allocated by libnic; release with nic_buffer_free. */
+typedef struct NicBuffer {
+  uint8_t* data;
+  size_t size;
+} NicBuffer;
+
+void nic_buffer_free(NicBuffer* buffer);
+
+/* Encodes one RGB frame at quantization parameter qp into *out (a complete frame unit). */
+NicStatus nic_encode_rgb(NicContext* context, const uint8_t* rgb, uint32_t width,
+                         uint32_t height, size_t stride, float qp, NicBuffer* out);
+
+/* Reads the header of the frame at the start of data (no model needed). Checks the header's
+ * consistency; the payload CRC is checked by nic_decode_rgb. */
+NicStatus nic_peek_frame(const uint8_t* data, size_t size, NicFrameInfo* info);
+
+/* Decodes the frame at the start of data into rgb (width*height pixels as given by
+ * nic_peek_frame, rows stride bytes apart). capacity is the size of the rgb buffer in bytes.
+ * info may be NULL. */
+NicStatus nic_decode_rgb(NicContext* context, const uint8_t* data, size_t size, uint8_t* rgb,
+                         size_t stride, size_t capacity, NicFrameInfo* info);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NIC_NIC_H */

@@ -1,0 +1,163 @@
+// The C API: translates between nic.h and the C++ core; catches every exception.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "codec/frame_codec.h"
+#include "common/error.h"
+#include "nic/nic.h"
+
+struct NicContext {
+  std::unique_ptr<nic::FrameCodec> codec;
+  std::string fingerprint_hex;
+};
+
+namespace {
+
+thread_local std::string last_error;
+
+NicStatus fail(NicStatus status, const std::string& message) {
+  last_error = message;
+  return status;
+}
+
+// Runs body, turning exceptions into a status and the thread's last error.
+template <class Body>
+NicStatus guarded(Body body) {
+  try {
+    last_error.clear();
+    body();
+    return NIC_OK;
+  } catch (const nic::Error& e) {
+    return fail(e.status(), e.what());
+  } catch (const std::bad_alloc&) {
+    return fail(NIC_ERROR_OUT_OF_MEMORY, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(NIC_ERROR_INTERNAL, std::string("internal error: ") + e.what());
+  } catch (...) {
+    return fail(NIC_ERROR_INTERNAL, "internal error");
+  }
+}
+
+std::string resolve_default_model() {
+  if (const char* env = std::getenv("NIC_MODEL"); env && *env) return env;
+  std::error_code ec;
+  if (std::filesystem::exists(NIC_DEFAULT_MODEL_PATH, ec)) return NIC_DEFAULT_MODEL_PATH;
+  if (std::filesystem::exists(NIC_SOURCE_MODEL_PATH, ec)) return NIC_SOURCE_MODEL_PATH;
+  return NIC_DEFAULT_MODEL_PATH;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* nic_status_string(NicStatus status) {
+  switch (status) {
+    case NIC_OK: return "ok";
+    case NIC_ERROR_INVALID_ARGUMENT: return "invalid argument";
+    case NIC_ERROR_IO: return "I/O error";
+    case NIC_ERROR_MODEL: return "model error";
+    case NIC_ERROR_DEVICE: return "device unavailable";
+    case NIC_ERROR_TRUNCATED: return "truncated stream";
+    case NIC_ERROR_CORRUPT: return "corrupt stream";
+    case NIC_ERROR_MODEL_MISMATCH: return "model mismatch";
+    case NIC_ERROR_UNSUPPORTED: return "unsupported";
+    case NIC_ERROR_OUT_OF_MEMORY: return "out of memory";
+    case NIC_ERROR_INTERNAL: return "internal error";
+  }
+  return "unknown status";
+}
+
+const char* nic_last_error(void) { return last_error.c_str(); }
+
+const char* nic_version(void) { return NIC_VERSION; }
+
+void nic_options_init(NicOptions* options) {
+  if (!options) return;
+  options->model_path = nullptr;
+  options->device = "cpu";
+  options->threads = 0;
+}
+
+const char* nic_default_model_path(void) {
+  thread_local std::string path;
+  path = resolve_default_model();
+  return path.c_str();
+}
+
+NicStatus nic_context_create(const NicOptions* options, NicContext** out_context) {
+  if (!out_context) return fail(NIC_ERROR_INVALID_ARGUMENT, "out_context is NULL");
+  *out_context = nullptr;
+  return guarded([&] {
+    NicOptions defaults;
+    nic_options_init(&defaults);
+    const NicOptions& o = options ? *options : defaults;
+    nic::FrameCodecOptions fo;
+    fo.model_path = (o.model_path && *o.model_path) ? o.model_path : resolve_default_model();
+    fo.device = o.device ? o.device : "cpu";
+    fo.threads = o.threads;
+    auto context = std::make_unique<NicContext>();
+    context->codec = std::make_unique<nic::FrameCodec>(fo);
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx",
+                  (unsigned long long)context->codec->model_fingerprint());
+    context->fingerprint_hex = hex;
+    *out_context = context.release();
+  });
+}
+
+void nic_context_destroy(NicContext* context) { delete context; }
+
+const char* nic_context_model_fingerprint(const NicContext* context) {
+  return context ? context->fingerprint_hex.c_str() : "";
+}
+
+void nic_buffer_free(NicBuffer* buffer) {
+  if (!buffer) return;
+  std::free(buffer->data);
+  buffer->data = nullptr;
+  buffer->size = 0;
+}
+
+NicStatus nic_encode_rgb(NicContext* context, const uint8_t* rgb, uint32_t width,
+                         uint32_t height, size_t stride, float qp, NicBuffer* out) {
+  if (!context || !out) return fail(NIC_ERROR_INVALID_ARGUMENT, "context or out is NULL");
+  out->data = nullptr;
+  out->size = 0;
+  return guarded([&] {
+    std::vector<uint8_t> frame = context->codec->encode(rgb, width, height, stride, qp);
+    out->data = static_cast<uint8_t*>(std::malloc(frame.size()));
+    if (!out->data) throw std::bad_alloc();
+    std::memcpy(out->data, frame.data(), frame.size());
+    out->size = frame.size();
+  });
+}
+
+static void fill_info(const nic::FrameHeader& h, NicFrameInfo* info) {
+  info->width = h.width;
+  info->height = h.height;
+  info->qp = h.qp();
+  info->model_fingerprint = h.model_fingerprint;
+  info->frame_size = h.frame_size();
+  info->version = h.version;
+}
+
+NicStatus nic_peek_frame(const uint8_t* data, size_t size, NicFrameInfo* info) {
+  if (!data || !info) return fail(NIC_ERROR_INVALID_ARGUMENT, "data or info is NULL");
+  return guarded([&] { fill_info(nic::parse_frame_header(data, size), info); });
+}
+
+NicStatus nic_decode_rgb(NicContext* context, const uint8_t* data, size_t size, uint8_t* rgb,
+                         size_t stride, size_t capacity, NicFrameInfo* info) {
+  if (!context) return fail(NIC_ERROR_INVALID_ARGUMENT, "context is NULL");
+  return guarded([&] {
+    nic::FrameHeader h = context->codec->decode(data, size, rgb, stride, capacity);
+    if (info) fill_info(h, info);
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,59 @@
+// Encodes and decodes one frame unit with a loaded model: the core behind the C API.
+// LibTorch stays behind the pimpl so that this header is cheap to include.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bitstream/frame_header.h"
+
+namespace nic {
+
+struct FrameCodecOptions {
+  std::string model_path;  // weights file
+  std::string device = "cpu";
+  int threads = 0;  // 0 = leave LibTorch's setting
+};
+
+// The result of the analysis transform and the hyperprior of one frame: everything that does
+// not depend on qp. Coding it at another qp re-runs only quantization and the entropy model.
+class FrameAnalysis;
+
+class FrameCodec {
+ public:
+  explicit FrameCodec(const FrameCodecOptions& options);  // throws Error
+  ~FrameCodec();
+  FrameCodec(const FrameCodec&) = delete;
+  FrameCodec& operator=(const FrameCodec&) = delete;
+
+  uint64_t model_fingerprint() const;
+
+  // rgb: 8-bit interleaved RGB, rows stride bytes apart.
+  std::vector<uint8_t> encode(const uint8_t* rgb, uint32_t width, uint32_t height, size_t stride,
+                              float qp);
+  std::shared_ptr<const FrameAnalysis> analyze(const uint8_t* rgb, uint32_t width,
+                                               uint32_t height, size_t stride);
+  std::vector<uint8_t> encode(const FrameAnalysis& analysis, float qp);
+  // Exact size in bits the frame's symbols cost at qp (without rANS flush and header bytes).
+  double estimate_bits(const FrameAnalysis& analysis, float qp);
+
+  // Decodes the frame at the start of data into rgb; returns its header.
+  FrameHeader decode(const uint8_t* data, size_t size, uint8_t* rgb, size_t stride,
+                     size_t capacity);
+
+  // Every symbol of the frame in coding order (z, then each y substream): what parsing yields.
+  std::vector<int32_t> parse_symbols(const uint8_t* data, size_t size);
+
+  // Testing the determinism invariant: adds uniform noise of this amplitude to the output of every
+  // float network (a stand-in for another device's rounding). 0 turns it off.
+  void set_float_perturbation(double amplitude);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nic

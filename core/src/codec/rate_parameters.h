@@ -1,0 +1,32 @@
+// The quantization step as a function of qp, in integer arithmetic (DESIGN.md §6).
+//
+// Steps are kept as integer exponents in 1/256 octave: step_c(qp) = 2^(units_c(qp) / 256) with
+// units_c(qp) = q_basic_units[c] + the anchor exponent interpolated linearly (i.e. the step
+// log-linearly) between the trained anchors, which sit evenly on qp = 0 .. 63. Being integers,
+// the scale indices derived from them are identical on every machine.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace nic {
+
+class RateParameters {
+ public:
+  static constexpr int kUnitsPerOctave = 256;
+
+  RateParameters() = default;
+  // Throws Error(NIC_ERROR_MODEL) if the values are out of a sane range.
+  RateParameters(std::vector<int32_t> q_basic_units, std::vector<int32_t> anchor_units);
+
+  // Per-channel step exponents at qp_fixed (qp * 256, 0 .. 63 * 256).
+  std::vector<int32_t> step_units(uint16_t qp_fixed) const;
+  // The corresponding steps as floats (only used to scale values, never to select tables).
+  static std::vector<float> steps_from_units(const std::vector<int32_t>& units);
+
+ private:
+  std::vector<int32_t> q_basic_units_;
+  std::vector<int32_t> anchor_units_;
+};
+
+}  // namespace nic

@@ -1,0 +1,49 @@
+#include "model/config.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+
+namespace nic {
+
+std::string ModelConfig::to_json() const {
+  nlohmann::json j;
+  j["architecture"] = architecture;
+  j["widths"] = widths;
+  j["latent_channels"] = latent_channels;
+  j["hyper_channels"] = hyper_channels;
+  j["blocks_per_stage"] = blocks_per_stage;
+  j["scale_net_channels"] = scale_net_channels;
+  j["anchor_lambdas"] = anchor_lambdas;
+  return j.dump();
+}
+
+ModelConfig ModelConfig::from_json(const std::string& text) {
+  ModelConfig c;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(text);
+    c.architecture = j.at("architecture").get<std::string>();
+    c.widths = j.at("widths").get<std::array<int, 3>>();
+    c.latent_channels = j.at("latent_channels").get<int>();
+    c.hyper_channels = j.at("hyper_channels").get<int>();
+    c.blocks_per_stage = j.at("blocks_per_stage").get<int>();
+    c.scale_net_channels = j.at("scale_net_channels").get<int>();
+    c.anchor_lambdas = j.at("anchor_lambdas").get<std::vector<double>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(NIC_ERROR_MODEL, std::string("model config: ") + e.what());
+  }
+  require(c.architecture == "nic-evc-1", NIC_ERROR_MODEL,
+          "model config: unknown architecture '" + c.architecture + "'");
+  auto sane = [](int v) { return v >= 4 && v <= 1024; };
+  for (int w : c.widths) require(sane(w), NIC_ERROR_MODEL, "model config: bad stage width");
+  require(sane(c.latent_channels) && c.latent_channels % 2 == 0 && sane(c.hyper_channels) &&
+              sane(c.scale_net_channels),
+          NIC_ERROR_MODEL, "model config: bad channel counts");
+  require(c.blocks_per_stage >= 0 && c.blocks_per_stage <= 8, NIC_ERROR_MODEL,
+          "model config: bad blocks_per_stage");
+  require(c.anchor_lambdas.size() >= 2 && c.anchor_lambdas.size() <= 16, NIC_ERROR_MODEL,
+          "model config: need 2..16 rate anchors");
+  return c;
+}
+
+}  // namespace nic

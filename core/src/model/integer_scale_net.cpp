@@ -1,0 +1,126 @@
+#include "model/integer_scale_net.h"
+
+#include <cmath>
+
+namespace nic {
+
+namespace {
+
+constexpr double kWeightLevels = 127.0;
+constexpr double kActivationLevels = 255.0;
+// Layer shapes: (output channel multiplier, pixel shuffle, clamp). Two stride-1/2 upsamplings
+// take z (1/64) to y (1/16).
+struct LayerShape {
+  int shuffle;
+  bool hidden;
+};
+const LayerShape kShapes[] = {{1, true}, {2, true}, {2, true}, {1, false}};
+
+torch::Tensor round_ste(const torch::Tensor& x) { return x + (torch::round(x) - x).detach(); }
+
+// Integer-exact 3x3 convolution (zero padding 1): nine shifted matmuls in float64. Each product
+// and every partial sum is an integer far below 2^53, so the result does not depend on the
+// summation order of the device's GEMM.
+torch::Tensor exact_conv3x3(const torch::Tensor& x, const torch::Tensor& w) {
+  const int64_t b = x.size(0), cin = x.size(1), h = x.size(2), wd = x.size(3);
+  const int64_t cout = w.size(0);
+  torch::Tensor padded = torch::constant_pad_nd(x, {1, 1, 1, 1}, 0.0);
+  torch::Tensor out = torch::zeros({b, cout, h * wd}, x.options());
+  for (int dy = 0; dy < 3; ++dy) {
+    for (int dx = 0; dx < 3; ++dx) {
+      torch::Tensor shifted =
+          padded.slice(2, dy, dy + h).slice(3, dx, dx + wd).reshape({b, cin, h * wd});
+      torch::Tensor tap = w.select(3, dx).select(2, dy);  // [cout, cin]
+      out += torch::matmul(tap, shifted);
+    }
+  }
+  return out.reshape({b, cout, h, wd});
+}
+
+}  // namespace
+
+torch::Tensor IntegerScaleNet::forward(const torch::Tensor& z_hat) const {
+  torch::NoGradGuard no_grad;
+  torch::Tensor a = z_hat.to(torch::kFloat64).clamp(-kScaleNetInputLimit, kScaleNetInputLimit);
+  for (const IntegerConvLayer& layer : layers_) {
+    torch::Tensor acc = exact_conv3x3(a, layer.weight) + layer.bias.view({1, -1, 1, 1});
+    // Exact: acc has < 30 significant bits, the multiplier 24.
+    torch::Tensor v = torch::floor(acc * layer.multiplier.view({1, -1, 1, 1}) + 0.5);
+    if (layer.clamp_to_byte) v = v.clamp(0.0, kActivationLevels);
+    if (layer.pixel_shuffle > 1) v = torch::pixel_shuffle(v, layer.pixel_shuffle);
+    a = v;
+  }
+  return a.to(torch::kInt64);
+}
+
+IntegerScaleNet IntegerScaleNet::to(torch::Device device) const {
+  std::vector<IntegerConvLayer> moved = layers_;
+  for (IntegerConvLayer& l : moved) {
+    l.weight = l.weight.to(device);
+    l.bias = l.bias.to(device);
+    l.multiplier = l.multiplier.to(device);
+  }
+  return IntegerScaleNet(std::move(moved));
+}
+
+ScaleNetTrainableImpl::ScaleNetTrainableImpl(const ModelConfig& c) {
+  const int width = c.scale_net_channels;
+  int in = c.hyper_channels;
+  for (size_t i = 0; i < std::size(kShapes); ++i) {
+    const int out = kShapes[i].hidden ? width : c.latent_channels;
+    const int conv_out = out * kShapes[i].shuffle * kShapes[i].shuffle;
+    convs.push_back(register_module("conv" + std::to_string(i),
+                                    torch::nn::Conv2d(torch::nn::Conv2dOptions(in, conv_out, 3).padding(1))));
+    in = out;
+  }
+  // Activations start with a step of 1/16 (range [0, 16)).
+  activation_log2_steps = register_parameter("activation_log2_steps",
+                                             torch::full({int64_t(std::size(kShapes)) - 1}, -4.0));
+  // Start the output near sigma ~ 1 with a small slope.
+  torch::NoGradGuard no_grad;
+  convs.back()->bias.fill_(24.0);
+}
+
+torch::Tensor ScaleNetTrainableImpl::forward(const torch::Tensor& z_hat) {
+  torch::Tensor a = z_hat.clamp(-kScaleNetInputLimit, kScaleNetInputLimit);
+  for (size_t i = 0; i < convs.size(); ++i) {
+    const torch::Tensor& w = convs[i]->weight;
+    torch::Tensor step_w = (w.abs().amax({1, 2, 3}, true).clamp_min(1e-8) / kWeightLevels).detach();
+    torch::Tensor wq = round_ste(w / step_w) * step_w;
+    torch::Tensor x = torch::conv2d(a, wq, convs[i]->bias, 1, 1);
+    if (kShapes[i].hidden) {
+      torch::Tensor step_a = torch::exp2(activation_log2_steps[i]);
+      x = torch::clamp(round_ste(x / step_a), 0.0, kActivationLevels) * step_a;
+      if (kShapes[i].shuffle > 1) x = torch::pixel_shuffle(x, kShapes[i].shuffle);
+    } else {
+      x = round_ste(x);
+    }
+    a = x;
+  }
+  return a;
+}
+
+IntegerScaleNet ScaleNetTrainableImpl::export_integer() const {
+  torch::NoGradGuard no_grad;
+  std::vector<IntegerConvLayer> layers;
+  double step_in = 1.0;  // z_hat is integer
+  for (size_t i = 0; i < convs.size(); ++i) {
+    torch::Tensor w = convs[i]->weight.detach().to(torch::kCPU, torch::kFloat64);
+    torch::Tensor b = convs[i]->bias.detach().to(torch::kCPU, torch::kFloat64);
+    torch::Tensor step_w = w.abs().amax({1, 2, 3}).clamp_min(1e-8) / kWeightLevels;  // [out]
+    const double step_out =
+        kShapes[i].hidden ? std::exp2(activation_log2_steps[i].item<double>()) : 1.0;
+    IntegerConvLayer layer;
+    layer.weight = torch::round(w / step_w.view({-1, 1, 1, 1})).clamp(-kWeightLevels, kWeightLevels);
+    layer.bias = torch::round(b / (step_w * step_in)).clamp(-(1 << 24), 1 << 24);
+    // Rounded to float32 so that acc * multiplier is exact in float64.
+    layer.multiplier = (step_w * step_in / step_out).to(torch::kFloat32).to(torch::kFloat64);
+    layer.clamp_to_byte = kShapes[i].hidden;
+    layer.pixel_shuffle = kShapes[i].shuffle;
+    layers.push_back(layer);
+    step_in = step_out;
+  }
+  return IntegerScaleNet(std::move(layers));
+}
+
+}  // namespace nic

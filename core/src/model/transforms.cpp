@@ -1,0 +1,82 @@
+#include "model/transforms.h"
+
+namespace nic {
+
+namespace {
+
+struct LeakyReLUImpl : torch::nn::Module {
+  torch::Tensor forward(const torch::Tensor& x) { return leaky_relu_activation(x); }
+};
+TORCH_MODULE(LeakyReLU);
+
+void append_blocks(torch::nn::Sequential& seq, int channels, int count) {
+  for (int i = 0; i < count; ++i) seq->push_back(DepthConvBlock(channels));
+}
+
+}  // namespace
+
+AnalysisTransformImpl::AnalysisTransformImpl(const ModelConfig& c) {
+  torch::nn::Sequential seq;
+  int in = 3;
+  for (int width : c.widths) {
+    seq->push_back(ResidualDown(in, width));
+    append_blocks(seq, width, c.blocks_per_stage);
+    in = width;
+  }
+  seq->push_back(conv3x3(in, c.latent_channels, 2));
+  body = register_module("body", seq);
+}
+
+torch::Tensor AnalysisTransformImpl::forward(torch::Tensor x) { return body->forward(x); }
+
+SynthesisTransformImpl::SynthesisTransformImpl(const ModelConfig& c) {
+  torch::nn::Sequential seq;
+  int in = c.latent_channels;
+  append_blocks(seq, in, c.blocks_per_stage);
+  for (int i = 2; i >= 0; --i) {
+    seq->push_back(ResidualUp(in, c.widths[i]));
+    append_blocks(seq, c.widths[i], c.blocks_per_stage);
+    in = c.widths[i];
+  }
+  seq->push_back(SubpelConv(in, 3, 2));
+  body = register_module("body", seq);
+}
+
+torch::Tensor SynthesisTransformImpl::forward(torch::Tensor y_hat) { return body->forward(y_hat); }
+
+HyperAnalysisImpl::HyperAnalysisImpl(const ModelConfig& c) {
+  const int n = c.latent_channels, h = c.hyper_channels;
+  body = register_module("body", torch::nn::Sequential(conv3x3(n, h), LeakyReLU(), conv3x3(h, h, 2),
+                                                       LeakyReLU(), conv3x3(h, h, 2)));
+}
+
+torch::Tensor HyperAnalysisImpl::forward(torch::Tensor y) { return body->forward(y); }
+
+HyperMeanSynthesisImpl::HyperMeanSynthesisImpl(const ModelConfig& c) {
+  const int n = c.latent_channels, h = c.hyper_channels;
+  body = register_module(
+      "body", torch::nn::Sequential(conv3x3(h, h), LeakyReLU(), SubpelConv(h, h, 2), LeakyReLU(),
+                                    conv3x3(h, n), LeakyReLU(), SubpelConv(n, n, 2), LeakyReLU(),
+                                    conv3x3(n, n)));
+}
+
+torch::Tensor HyperMeanSynthesisImpl::forward(torch::Tensor z_hat) { return body->forward(z_hat); }
+
+MeanPredictorImpl::MeanPredictorImpl(const ModelConfig& c) {
+  const int n = c.latent_channels;
+  step1_out = register_module("step1_out", conv1x1(n, n));
+  step2_body = register_module(
+      "step2_body", torch::nn::Sequential(conv3x3(2 * n, n), LeakyReLU(), conv3x3(n, n),
+                                          LeakyReLU(), conv1x1(n, n)));
+}
+
+torch::Tensor MeanPredictorImpl::step1(const torch::Tensor& features) {
+  return step1_out(features);
+}
+
+torch::Tensor MeanPredictorImpl::step2(const torch::Tensor& features,
+                                       const torch::Tensor& y_hat_step1) {
+  return step2_body->forward(torch::cat({features, y_hat_step1}, 1));
+}
+
+}  // namespace nic

@@ -1,0 +1,198 @@
+#include "model/weights.h"
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "common/error.h"
+
+namespace nic {
+
+namespace {
+
+constexpr const char* kFormatKey = "nic.format";
+constexpr const char* kFormatVersion = "1";
+constexpr const char* kConfigKey = "nic.config";
+constexpr double kUnitsPerOctave = 256.0;
+
+TensorBlob blob_from_tensor(const torch::Tensor& t) {
+  torch::Tensor c = t.detach().to(torch::kCPU).contiguous();
+  TensorBlob blob;
+  switch (c.scalar_type()) {
+    case torch::kFloat32: blob.dtype = "F32"; break;
+    case torch::kInt32: blob.dtype = "I32"; break;
+    default: throw Error(NIC_ERROR_INTERNAL, "weights: unsupported tensor type for export");
+  }
+  blob.shape.assign(c.sizes().begin(), c.sizes().end());
+  const auto* p = static_cast<const uint8_t*>(c.data_ptr());
+  blob.bytes.assign(p, p + c.numel() * c.element_size());
+  return blob;
+}
+
+TensorBlob blob_from_ints(const std::vector<int32_t>& values) {
+  return blob_from_tensor(torch::tensor(values, torch::kInt32));
+}
+
+class WeightsReader {
+ public:
+  WeightsReader(const SafetensorsFile& file, std::string name) : file_(file), name_(std::move(name)) {}
+
+  // The named tensor as a CPU tensor of the given type, with its shape checked when given.
+  torch::Tensor tensor(const std::string& key, torch::ScalarType type,
+                       const std::vector<int64_t>& expected_shape = {}) const {
+    auto it = file_.tensors.find(key);
+    require(it != file_.tensors.end(), NIC_ERROR_MODEL, name_ + ": missing tensor '" + key + "'");
+    const TensorBlob& blob = it->second;
+    const char* want = type == torch::kFloat32 ? "F32" : "I32";
+    require(blob.dtype == want, NIC_ERROR_MODEL,
+            name_ + ": tensor '" + key + "' is " + blob.dtype + ", expected " + want);
+    if (!expected_shape.empty()) {
+      require(blob.shape == expected_shape, NIC_ERROR_MODEL,
+              name_ + ": tensor '" + key + "' has the wrong shape for this architecture");
+    }
+    torch::Tensor t = torch::empty(blob.shape, torch::TensorOptions().dtype(type));
+    require(size_t(t.numel() * t.element_size()) == blob.bytes.size(), NIC_ERROR_MODEL,
+            name_ + ": tensor '" + key + "' has a bad size");
+    if (!blob.bytes.empty()) std::memcpy(t.data_ptr(), blob.bytes.data(), blob.bytes.size());
+    return t;
+  }
+
+  std::vector<int32_t> ints(const std::string& key) const {
+    torch::Tensor t = tensor(key, torch::kInt32).flatten();
+    return std::vector<int32_t>(t.data_ptr<int32_t>(), t.data_ptr<int32_t>() + t.numel());
+  }
+
+  std::vector<CdfTable> tables(const std::string& prefix) const {
+    try {
+      return unflatten_tables(ints(prefix + ".offsets"), ints(prefix + ".lengths"),
+                              ints(prefix + ".cdf"));
+    } catch (const Error& e) {
+      throw Error(NIC_ERROR_MODEL, name_ + ": " + prefix + ": " + e.what());
+    }
+  }
+
+ private:
+  const SafetensorsFile& file_;
+  std::string name_;
+};
+
+void add_tables(SafetensorsFile& file, const std::string& prefix,
+                const std::vector<CdfTable>& tables) {
+  std::vector<int32_t> offsets, lengths, cdf;
+  flatten_tables(tables, offsets, lengths, cdf);
+  file.tensors[prefix + ".offsets"] = blob_from_ints(offsets);
+  file.tensors[prefix + ".lengths"] = blob_from_ints(lengths);
+  file.tensors[prefix + ".cdf"] = blob_from_ints(cdf);
+}
+
+std::vector<int32_t> to_units(const torch::Tensor& log2_values) {
+  torch::Tensor u = torch::round(log2_values.detach().to(torch::kCPU, torch::kFloat64) * kUnitsPerOctave)
+                        .to(torch::kInt32);
+  return std::vector<int32_t>(u.data_ptr<int32_t>(), u.data_ptr<int32_t>() + u.numel());
+}
+
+}  // namespace
+
+SafetensorsFile export_weights(ImageCodecModel& model,
+                               const std::map<std::string, std::string>& metadata) {
+  torch::NoGradGuard no_grad;
+  SafetensorsFile file;
+  file.metadata = metadata;
+  file.metadata[kFormatKey] = kFormatVersion;
+  file.metadata[kConfigKey] = model->config.to_json();
+  for (const auto& p : model->named_parameters()) {
+    file.tensors[p.key()] = blob_from_tensor(p.value().to(torch::kFloat32));
+  }
+  const IntegerScaleNet scale_net = model->scale_net->export_integer();
+  for (size_t i = 0; i < scale_net.layers().size(); ++i) {
+    const IntegerConvLayer& l = scale_net.layers()[i];
+    const std::string key = "codec.scale_net." + std::to_string(i);
+    file.tensors[key + ".weight"] = blob_from_tensor(l.weight.to(torch::kInt32));
+    file.tensors[key + ".bias"] = blob_from_tensor(l.bias.to(torch::kInt32));
+    file.tensors[key + ".multiplier"] = blob_from_tensor(l.multiplier.to(torch::kFloat32));
+    file.tensors[key + ".form"] = blob_from_ints({l.pixel_shuffle, l.clamp_to_byte ? 1 : 0});
+  }
+  file.tensors["codec.q_basic_units"] = blob_from_ints(to_units(model->q_basic_log2));
+  file.tensors["codec.anchor_units"] = blob_from_ints(to_units(model->q_anchor_log2));
+  add_tables(file, "codec.z_tables", model->z_prior->make_tables());
+  add_tables(file, "codec.y_tables", make_gaussian_tables(nic_sigma_ladder()));
+  return file;
+}
+
+void save_weights(const std::string& path, ImageCodecModel& model,
+                  const std::map<std::string, std::string>& metadata) {
+  write_safetensors(path, export_weights(model, metadata));
+}
+
+CodecWeights load_weights_from_memory(const std::vector<uint8_t>& bytes, torch::Device device,
+                                      const std::string& name) {
+  SafetensorsFile file;
+  try {
+    file = parse_safetensors(bytes.data(), bytes.size());
+  } catch (const Error& e) {
+    throw Error(NIC_ERROR_MODEL, name + ": " + e.what());
+  }
+  require(file.metadata.count(kFormatKey) && file.metadata.at(kFormatKey) == kFormatVersion,
+          NIC_ERROR_MODEL, name + ": not a nic weights file (format " + kFormatVersion + ")");
+  require(file.metadata.count(kConfigKey), NIC_ERROR_MODEL, name + ": no model config");
+
+  CodecWeights w;
+  w.metadata = file.metadata;
+  w.fingerprint = fingerprint64(bytes.data(), bytes.size());
+  w.config = ModelConfig::from_json(file.metadata.at(kConfigKey));
+  const WeightsReader reader(file, name);
+
+  w.model = ImageCodecModel(w.config);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : w.model->named_parameters()) {
+      p.value().copy_(reader.tensor(p.key(), torch::kFloat32, p.value().sizes().vec()));
+    }
+  }
+  w.model->eval();
+  w.model->to(device);
+
+  std::vector<IntegerConvLayer> layers;
+  for (size_t i = 0;; ++i) {
+    const std::string key = "codec.scale_net." + std::to_string(i);
+    if (!file.tensors.count(key + ".weight")) break;
+    IntegerConvLayer l;
+    l.weight = reader.tensor(key + ".weight", torch::kInt32).to(torch::kFloat64);
+    const int64_t out = l.weight.dim() == 4 ? l.weight.size(0) : -1;
+    require(out > 0 && l.weight.size(2) == 3 && l.weight.size(3) == 3, NIC_ERROR_MODEL,
+            name + ": " + key + ": bad weight shape");
+    l.bias = reader.tensor(key + ".bias", torch::kInt32, {out}).to(torch::kFloat64);
+    l.multiplier = reader.tensor(key + ".multiplier", torch::kFloat32, {out}).to(torch::kFloat64);
+    const std::vector<int32_t> form = reader.ints(key + ".form");
+    require(form.size() == 2 && (form[0] == 1 || form[0] == 2), NIC_ERROR_MODEL,
+            name + ": " + key + ": bad layer form");
+    l.pixel_shuffle = form[0];
+    l.clamp_to_byte = form[1] != 0;
+    layers.push_back(l);
+  }
+  require(!layers.empty() && layers.front().weight.size(1) == w.config.hyper_channels &&
+              layers.back().weight.size(0) == w.config.latent_channels,
+          NIC_ERROR_MODEL, name + ": scale network does not match the config");
+  w.scale_net = IntegerScaleNet(std::move(layers)).to(device);
+
+  w.q_basic_units = reader.ints("codec.q_basic_units");
+  w.anchor_units = reader.ints("codec.anchor_units");
+  require(int(w.q_basic_units.size()) == w.config.latent_channels &&
+              w.anchor_units.size() == w.config.anchor_lambdas.size(),
+          NIC_ERROR_MODEL, name + ": rate parameters do not match the config");
+  w.z_tables = reader.tables("codec.z_tables");
+  w.y_tables = reader.tables("codec.y_tables");
+  require(int(w.z_tables.size()) == w.config.hyper_channels &&
+              int(w.y_tables.size()) == kScaleLevels,
+          NIC_ERROR_MODEL, name + ": entropy tables do not match the config");
+  return w;
+}
+
+CodecWeights load_weights(const std::string& path, torch::Device device) {
+  std::ifstream in(path, std::ios::binary);
+  require(bool(in), NIC_ERROR_MODEL, "cannot open model file '" + path + "'");
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return load_weights_from_memory(bytes, device, path);
+}
+
+}  // namespace nic

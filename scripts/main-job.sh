@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The main job: install what is missing, build everything, then encode and decode the sample
+# images (../shared/data/valid) with the default model through the nic CLI, printing bpp, PSNR
+# and time per image. FFmpeg and GStreamer round trips follow when those parts are built.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+[ -d build ] || meson setup build >/dev/null
+ninja -C build
+
+samples=${NIC_SAMPLES:-../shared/data/valid}
+qp=${NIC_QP:-24}
+out=build/main-job
+mkdir -p "$out"
+echo "== nic CLI: encode + decode at qp $qp (default model) =="
+printf "%-22s %9s %8s %9s %9s\n" image bytes bpp "PSNR dB" "enc+dec s"
+for png in "$samples"/*.png; do
+  name=$(basename "$png" .png)
+  start=$(date +%s.%N)
+  build/tools/nic encode "$png" -o "$out/$name.nic" --qp "$qp" --threads 2 >/dev/null
+  build/tools/nic decode "$out/$name.nic" -o "$out/$name.png" --threads 2 >/dev/null
+  end=$(date +%s.%N)
+  bytes=$(stat -c %s "$out/$name.nic")
+  read -r w h < <(build/tools/nic info "$out/$name.nic" | sed -E 's/.*: ([0-9]+)x([0-9]+),.*/\1 \2/')
+  psnr=$(build/tools/nic psnr "$png" "$out/$name.png")
+  printf "%-22s %9d %8.4f %9.2f %9.2f\n" "$name" "$bytes" "$(echo "$bytes*8/($w*$h)" | bc -l)" \
+    "$psnr" "$(echo "$end-$start" | bc -l)"
+done

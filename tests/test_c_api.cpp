@@ -1,0 +1,234 @@
+// The C API end to end with the small test model: round trips at odd sizes, headers, errors,
+// and a corruption suite of mutated streams.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <random>
+
+#include "bitstream/crc32.h"
+#include "test_helpers.h"
+
+using namespace nic_test;
+
+namespace {
+
+class CApi : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ASSERT_FALSE(test_model_path().empty()) << "NIC_TEST_MODEL is not set";
+    holder_ = new ContextHolder(test_model_path());
+    ASSERT_EQ(holder_->status(), NIC_OK) << nic_last_error();
+  }
+  static void TearDownTestSuite() { delete holder_; }
+  static NicContext* ctx() { return holder_->get(); }
+  static ContextHolder* holder_;
+};
+ContextHolder* CApi::holder_ = nullptr;
+
+// Decodes data; returns the status and fills rgb when it fits.
+NicStatus decode_any(NicContext* ctx, const std::vector<uint8_t>& data, std::vector<uint8_t>& rgb,
+                     NicFrameInfo& info) {
+  NicStatus s = nic_peek_frame(data.data(), data.size(), &info);
+  if (s != NIC_OK) return s;
+  if (uint64_t(info.width) * info.height > 4096u * 4096u) return NIC_ERROR_CORRUPT;
+  rgb.assign(size_t(info.width) * info.height * 3, 0);
+  return nic_decode_rgb(ctx, data.data(), data.size(), rgb.data(), size_t(info.width) * 3,
+                        rgb.size(), &info);
+}
+
+TEST_F(CApi, RoundTripAtOddSizes) {
+  const std::pair<uint32_t, uint32_t> sizes[] = {{1, 1},   {17, 33}, {1000, 3}, {3, 1000},
+                                                 {64, 64}, {65, 63}, {130, 70}};
+  for (auto [w, h] : sizes) {
+    SCOPED_TRACE(std::to_string(w) + "x" + std::to_string(h));
+    const std::vector<uint8_t> rgb = synthetic_image(w, h);
+    const std::vector<uint8_t> frame = encode(ctx(), rgb, w, h, 17.5f);
+    ASSERT_FALSE(frame.empty()) << nic_last_error();
+    NicFrameInfo info;
+    ASSERT_EQ(nic_peek_frame(frame.data(), frame.size(), &info), NIC_OK) << nic_last_error();
+    EXPECT_EQ(info.width, w);
+    EXPECT_EQ(info.height, h);
+    EXPECT_FLOAT_EQ(info.qp, 17.5f);
+    EXPECT_EQ(info.frame_size, frame.size());
+    std::vector<uint8_t> out(rgb.size());
+    ASSERT_EQ(nic_decode_rgb(ctx(), frame.data(), frame.size(), out.data(), size_t(w) * 3,
+                             out.size(), nullptr),
+              NIC_OK)
+        << nic_last_error();
+    // Decoding is repeatable bit for bit.
+    std::vector<uint8_t> again(rgb.size());
+    ASSERT_EQ(nic_decode_rgb(ctx(), frame.data(), frame.size(), again.data(), size_t(w) * 3,
+                             again.size(), nullptr),
+              NIC_OK);
+    EXPECT_EQ(out, again);
+  }
+}
+
+TEST_F(CApi, DecodesIntoAStridedBuffer) {
+  const uint32_t w = 40, h = 24;
+  const std::vector<uint8_t> rgb = synthetic_image(w, h);
+  const std::vector<uint8_t> frame = encode(ctx(), rgb, w, h, 30);
+  std::vector<uint8_t> tight(rgb.size());
+  ASSERT_EQ(nic_decode_rgb(ctx(), frame.data(), frame.size(), tight.data(), w * 3, tight.size(),
+                           nullptr),
+            NIC_OK);
+  const size_t stride = w * 3 + 13;
+  std::vector<uint8_t> padded(stride * h, 0xAB);
+  ASSERT_EQ(nic_decode_rgb(ctx(), frame.data(), frame.size(), padded.data(), stride,
+                           padded.size(), nullptr),
+            NIC_OK);
+  for (uint32_t y = 0; y < h; ++y) {
+    EXPECT_EQ(0, std::memcmp(&padded[y * stride], &tight[y * w * 3], w * 3));
+    EXPECT_EQ(padded[y * stride + w * 3], 0xAB);  // the padding is untouched
+  }
+}
+
+TEST_F(CApi, LongThinFramesUpTo8192) {
+  for (auto [w, h] : {std::pair<uint32_t, uint32_t>{8192, 16}, {16, 8192}}) {
+    const std::vector<uint8_t> rgb = synthetic_image(w, h);
+    const std::vector<uint8_t> frame = encode(ctx(), rgb, w, h, 40);
+    ASSERT_FALSE(frame.empty()) << nic_last_error();
+    std::vector<uint8_t> out;
+    NicFrameInfo info;
+    ASSERT_EQ(decode_any(ctx(), frame, out, info), NIC_OK) << nic_last_error();
+    EXPECT_EQ(info.width, w);
+    EXPECT_EQ(info.height, h);
+  }
+}
+
+TEST_F(CApi, RejectsBadArguments) {
+  const std::vector<uint8_t> rgb = synthetic_image(8, 8);
+  NicBuffer buf{};
+  EXPECT_EQ(nic_encode_rgb(ctx(), rgb.data(), 0, 8, 24, 20, &buf), NIC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(nic_encode_rgb(ctx(), rgb.data(), 20000, 8, 60000, 20, &buf),
+            NIC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(nic_encode_rgb(ctx(), rgb.data(), 8, 8, 10, 20, &buf), NIC_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(nic_last_error()).find("stride"), std::string::npos);
+  EXPECT_EQ(nic_encode_rgb(ctx(), rgb.data(), 8, 8, 24, -1, &buf), NIC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(nic_encode_rgb(ctx(), rgb.data(), 8, 8, 24, 63.5f, &buf), NIC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(nic_encode_rgb(ctx(), rgb.data(), 8, 8, 24, NAN, &buf), NIC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(nic_encode_rgb(ctx(), nullptr, 8, 8, 24, 20, &buf), NIC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(buf.data, nullptr);
+
+  const std::vector<uint8_t> frame = encode(ctx(), rgb, 8, 8, 20);
+  std::vector<uint8_t> small(8 * 8 * 3 - 1);
+  EXPECT_EQ(nic_decode_rgb(ctx(), frame.data(), frame.size(), small.data(), 24, small.size(),
+                           nullptr),
+            NIC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(nic_peek_frame(nullptr, 0, nullptr), NIC_ERROR_INVALID_ARGUMENT);
+}
+
+TEST(CApiContext, ReportsModelAndDeviceProblems) {
+  NicOptions o;
+  nic_options_init(&o);
+  NicContext* ctx = nullptr;
+  o.model_path = "/nonexistent/model.safetensors";
+  EXPECT_EQ(nic_context_create(&o, &ctx), NIC_ERROR_MODEL);
+  EXPECT_NE(std::string(nic_last_error()).find("/nonexistent/model.safetensors"), std::string::npos);
+  EXPECT_EQ(ctx, nullptr);
+
+  // A truncated weights file.
+  std::ifstream in(test_model_path(), std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string cut = ::testing::TempDir() + "cut.safetensors";
+  std::ofstream(cut, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size() / 2));
+  o.model_path = cut.c_str();
+  EXPECT_EQ(nic_context_create(&o, &ctx), NIC_ERROR_MODEL);
+
+  o.model_path = test_model_path().c_str();
+  o.device = "cuda";
+  EXPECT_EQ(nic_context_create(&o, &ctx), NIC_ERROR_DEVICE);
+  EXPECT_NE(std::string(nic_last_error()).find("CUDA"), std::string::npos);
+  o.device = "tpu";
+  EXPECT_EQ(nic_context_create(&o, &ctx), NIC_ERROR_INVALID_ARGUMENT);
+  o.device = "cpu";
+  o.threads = -3;
+  EXPECT_EQ(nic_context_create(&o, &ctx), NIC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(nic_context_create(&o, nullptr), NIC_ERROR_INVALID_ARGUMENT);
+}
+
+TEST_F(CApi, WrongModelIsReportedNotDecoded) {
+  const std::string other = default_model_path();
+  ASSERT_FALSE(other.empty());
+  ContextHolder other_ctx(other);
+  ASSERT_EQ(other_ctx.status(), NIC_OK) << nic_last_error();
+  const std::vector<uint8_t> rgb = synthetic_image(32, 32);
+  const std::vector<uint8_t> frame = encode(ctx(), rgb, 32, 32, 20);
+  std::vector<uint8_t> out(rgb.size());
+  EXPECT_EQ(nic_decode_rgb(other_ctx.get(), frame.data(), frame.size(), out.data(), 96, out.size(),
+                           nullptr),
+            NIC_ERROR_MODEL_MISMATCH);
+  EXPECT_NE(std::string(nic_last_error()).find("encoded with model"), std::string::npos);
+}
+
+// Rewrites the CRC so that a mutation reaches the payload parser instead of the CRC check.
+void fix_crc(std::vector<uint8_t>& frame) {
+  if (frame.size() < 4) return;
+  const uint32_t crc = nic::crc32(frame.data(), frame.size() - 4);
+  for (int i = 0; i < 4; ++i) frame[frame.size() - 4 + i] = uint8_t(crc >> (8 * i));
+}
+
+TEST_F(CApi, CorruptionSuiteNeverCrashes) {
+  std::vector<std::vector<uint8_t>> originals;
+  for (auto [w, h] : {std::pair<uint32_t, uint32_t>{48, 40}, {130, 66}}) {
+    originals.push_back(encode(ctx(), synthetic_image(w, h, w), w, h, 10));
+    ASSERT_FALSE(originals.back().empty());
+  }
+  std::mt19937 rng(1234);
+  int errors = 0, images = 0;
+  const int kMutations = 1200;
+  for (int i = 0; i < kMutations; ++i) {
+    std::vector<uint8_t> data = originals[i % originals.size()];
+    const size_t header_end = 22 + 4 * 5;
+    switch (i % 6) {
+      case 0:  // truncation
+        data.resize(rng() % data.size());
+        break;
+      case 1:  // bit flips anywhere
+        for (int k = 0, n = 1 + int(rng() % 8); k < n; ++k)
+          data[rng() % data.size()] ^= uint8_t(1u << (rng() % 8));
+        break;
+      case 2:  // payload damage behind a valid CRC
+        for (int k = 0, n = 1 + int(rng() % 4); k < n; ++k)
+          data[header_end + rng() % (data.size() - header_end - 4)] ^= uint8_t(1u << (rng() % 8));
+        fix_crc(data);
+        break;
+      case 3: {  // wrong substream lengths behind a valid CRC
+        const size_t field = 22 + 4 * (rng() % 5);
+        const int delta = int(rng() % 9) - 4;
+        data[field] = uint8_t(data[field] + delta);
+        fix_crc(data);
+        break;
+      }
+      case 4:  // random garbage after a valid header start
+        for (size_t k = 8; k < data.size(); ++k) data[k] = uint8_t(rng());
+        if (rng() % 2) fix_crc(data);
+        break;
+      case 5: {  // header fields (size, qp, counts) with a valid CRC
+        data[6 + rng() % 16] = uint8_t(rng());
+        fix_crc(data);
+        break;
+      }
+    }
+    std::vector<uint8_t> out;
+    NicFrameInfo info;
+    const NicStatus s = decode_any(ctx(), data, out, info);
+    if (s == NIC_OK) {
+      ++images;
+      EXPECT_EQ(out.size(), size_t(info.width) * info.height * 3);
+    } else {
+      ++errors;
+      EXPECT_NE(std::string(nic_last_error()), "") << "status " << s;
+      EXPECT_TRUE(s == NIC_ERROR_CORRUPT || s == NIC_ERROR_TRUNCATED || s == NIC_ERROR_UNSUPPORTED ||
+                  s == NIC_ERROR_MODEL_MISMATCH)
+          << "unexpected status " << s << ": " << nic_last_error();
+    }
+  }
+  EXPECT_EQ(errors + images, kMutations);
+  EXPECT_GT(errors, kMutations / 2);  // most damage must be detected
+  std::printf("corruption suite: %d errors, %d decodable images\n", errors, images);
+}
+
+}  // namespace

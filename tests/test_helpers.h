@@ -1,0 +1,84 @@
+// Shared test fixtures: model paths from the environment, synthetic images, PSNR.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "nic/nic.h"
+
+namespace nic_test {
+
+// The small random model made at build time (meson sets NIC_TEST_MODEL).
+inline std::string test_model_path() {
+  const char* p = std::getenv("NIC_TEST_MODEL");
+  return p ? p : "";
+}
+
+// The shipped default model (meson sets NIC_DEFAULT_MODEL_FILE).
+inline std::string default_model_path() {
+  const char* p = std::getenv("NIC_DEFAULT_MODEL_FILE");
+  return p ? p : "";
+}
+
+// A smooth image with some texture: gradients, a few edges and mild noise.
+inline std::vector<uint8_t> synthetic_image(uint32_t w, uint32_t h, uint32_t seed = 1) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> noise(-6, 6);
+  std::vector<uint8_t> rgb(size_t(w) * h * 3);
+  for (uint32_t y = 0; y < h; ++y) {
+    for (uint32_t x = 0; x < w; ++x) {
+      const double u = double(x) / std::max(1u, w), v = double(y) / std::max(1u, h);
+      const int base[3] = {int(200 * u + 30), int(180 * v + 40),
+                           int(128 + 90 * std::sin(6.0 * u + 4.0 * v))};
+      for (int c = 0; c < 3; ++c) {
+        int value = base[c] + noise(rng) + (((x / 16 + y / 16) % 2) ? 25 : 0);
+        rgb[(size_t(y) * w + x) * 3 + c] = uint8_t(std::clamp(value, 0, 255));
+      }
+    }
+  }
+  return rgb;
+}
+
+inline double psnr(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  double se = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double d = double(a[i]) - b[i];
+    se += d * d;
+  }
+  const double mse = se / double(a.size());
+  return mse == 0 ? 99.0 : 10.0 * std::log10(255.0 * 255.0 / mse);
+}
+
+// Owns a NicContext.
+class ContextHolder {
+ public:
+  explicit ContextHolder(const std::string& model, int threads = 2) {
+    NicOptions o;
+    nic_options_init(&o);
+    o.model_path = model.c_str();
+    o.threads = threads;
+    status_ = nic_context_create(&o, &context_);
+  }
+  ~ContextHolder() { nic_context_destroy(context_); }
+  NicStatus status() const { return status_; }
+  NicContext* get() const { return context_; }
+
+ private:
+  NicContext* context_ = nullptr;
+  NicStatus status_;
+};
+
+inline std::vector<uint8_t> encode(NicContext* ctx, const std::vector<uint8_t>& rgb, uint32_t w,
+                                   uint32_t h, float qp) {
+  NicBuffer buf{};
+  if (nic_encode_rgb(ctx, rgb.data(), w, h, size_t(w) * 3, qp, &buf) != NIC_OK) return {};
+  std::vector<uint8_t> out(buf.data, buf.data + buf.size);
+  nic_buffer_free(&buf);
+  return out;
+}
+
+}  // namespace nic_test

@@ -1,0 +1,293 @@
+// nic-train: trains the nic model on the CPU (or a GPU with a CUDA LibTorch), variable rate in
+// one model, with checkpoints that let training continue across sessions.
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include "common/error.h"
+#include "model/device.h"
+#include "model/image_codec_model.h"
+#include "model/weights.h"
+#include "training_data.h"
+#include "validation.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct TrainOptions {
+  std::string data = "../shared/data/train";
+  std::string valid = "../shared/data/valid";
+  std::string run = "runs/default";
+  std::string device = "cpu";
+  int64_t steps = 20000;
+  int batch = 8;
+  int crop = 128;
+  double lr = 1e-4;
+  int64_t lr_decay_at = 0;  // step from which lr is divided by 10 (0 = never)
+  int threads = 2;
+  double checkpoint_minutes = 5;
+  int64_t validate_every = 2000;
+  int64_t log_every = 50;
+  uint64_t seed = 1;
+  nic::ModelConfig config;  // for a new run; a resumed run keeps its own
+};
+
+void usage() {
+  std::puts(
+      "usage: nic-train [options]\n"
+      "  --data DIR              training PNGs (default ../shared/data/train)\n"
+      "  --valid DIR             validation PNGs (default ../shared/data/valid)\n"
+      "  --run DIR               run folder: checkpoint, log, exported weights (default runs/default)\n"
+      "  --steps N               train until step N (default 20000)\n"
+      "  --batch N --crop N      batch size and crop side (default 8, 128)\n"
+      "  --lr X                  Adam learning rate (default 1e-4)\n"
+      "  --lr-decay-at N         divide lr by 10 from step N on (default never)\n"
+      "  --threads N --device D  CPU threads (default 2); cpu, cuda or cuda:N\n"
+      "  --checkpoint-minutes X  checkpoint period (default 5)\n"
+      "  --validate-every N      real encode/decode of the validation set every N steps (default 2000)\n"
+      "  --log-every N           progress line period in steps (default 50)\n"
+      "  --widths A,B,C --latent N --hyper N --blocks N   size of a new model\n"
+      "  --export PATH           write the run's current weights as safetensors and exit");
+}
+
+std::array<int, 3> parse_widths(const std::string& s) {
+  std::array<int, 3> w{};
+  if (std::sscanf(s.c_str(), "%d,%d,%d", &w[0], &w[1], &w[2]) != 3)
+    throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "--widths needs three numbers, e.g. 64,96,128");
+  return w;
+}
+
+class Log {
+ public:
+  explicit Log(const std::string& path) : file_(path, std::ios::app) {}
+  void line(const std::string& text) {
+    std::cout << text << std::endl;
+    file_ << text << std::endl;
+  }
+
+ private:
+  std::ofstream file_;
+};
+
+struct Checkpoint {
+  static void save(const std::string& path, nic::ImageCodecModel& model, torch::optim::Adam& opt,
+                   int64_t step) {
+    torch::serialize::OutputArchive archive;
+    model->save(archive);
+    torch::serialize::OutputArchive opt_archive;
+    opt.save(opt_archive);
+    archive.write("optimizer", opt_archive);
+    archive.write("step", torch::tensor(step));
+    const std::string tmp = path + ".tmp";
+    archive.save_to(tmp);
+    std::filesystem::rename(tmp, path);
+  }
+  static int64_t load(const std::string& path, nic::ImageCodecModel& model,
+                      torch::optim::Adam& opt, torch::Device device) {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path, device);
+    model->load(archive);
+    torch::serialize::InputArchive opt_archive;
+    archive.read("optimizer", opt_archive);
+    opt.load(opt_archive);
+    torch::Tensor step;
+    archive.read("step", step);
+    return step.item<int64_t>();
+  }
+};
+
+std::string format_duration(double seconds) {
+  const int64_t s = int64_t(seconds);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%ldh%02ldm", long(s / 3600), long(s / 60 % 60));
+  return buf;
+}
+
+int run(const TrainOptions& opt, const std::string& export_path) {
+  at::set_num_threads(opt.threads);
+  const torch::Device device = nic::parse_device(opt.device);
+  std::filesystem::create_directories(opt.run);
+  const std::string config_path = opt.run + "/config.json";
+  const std::string checkpoint_path = opt.run + "/checkpoint.pt";
+
+  nic::ModelConfig config = opt.config;
+  if (std::filesystem::exists(config_path)) {
+    std::ifstream in(config_path);
+    std::stringstream text;
+    text << in.rdbuf();
+    config = nic::ModelConfig::from_json(text.str());
+  } else {
+    std::ofstream(config_path) << config.to_json() << "\n";
+  }
+
+  torch::manual_seed(opt.seed);
+  nic::ImageCodecModel model(config);
+  model->to(device);
+  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(opt.lr));
+  int64_t step = 0;
+  if (std::filesystem::exists(checkpoint_path)) {
+    step = Checkpoint::load(checkpoint_path, model, optimizer, device);
+  }
+  Log log(opt.run + "/train.log");
+
+  if (!export_path.empty()) {
+    nic::save_weights(export_path, model, {{"nic.training_steps", std::to_string(step)}});
+    log.line("exported step " + std::to_string(step) + " to " + export_path);
+    return 0;
+  }
+
+  log.line("nic-train: " + config.to_json() + " step " + std::to_string(step) + " -> " +
+           std::to_string(opt.steps) + ", batch " + std::to_string(opt.batch) + "x" +
+           std::to_string(opt.crop) + ", threads " + std::to_string(opt.threads) + ", device " +
+           opt.device);
+  int64_t params = 0;
+  for (const auto& p : model->parameters()) params += p.numel();
+  log.line("parameters: " + std::to_string(params));
+
+  nic::TrainingImages images(opt.data, opt.crop);
+  log.line("training images: " + std::to_string(images.image_count()) + " from " + opt.data);
+
+  const int anchors = int(config.anchor_lambdas.size());
+  torch::Tensor lambdas = torch::tensor(config.anchor_lambdas, torch::kFloat32).to(device);
+  std::mt19937_64 rng(opt.seed + uint64_t(step) * 7919);
+
+  // Running sums per anchor since the last progress line.
+  std::vector<double> sum_bpp(anchors), sum_mse(anchors), sum_loss(anchors);
+  std::vector<int64_t> count(anchors);
+  auto window_start = Clock::now();
+  auto last_checkpoint = Clock::now();
+  int64_t window_steps = 0;
+
+  model->train();
+  while (step < opt.steps) {
+    const double lr = (opt.lr_decay_at > 0 && step >= opt.lr_decay_at) ? opt.lr * 0.1 : opt.lr;
+    for (auto& group : optimizer.param_groups())
+      static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+
+    torch::Tensor x = images.sample_batch(opt.batch, rng).to(device);
+    torch::Tensor anchor = torch::randint(anchors, {opt.batch}, torch::kInt64).to(device);
+    nic::TrainOutput out = model->forward_train(x, anchor);
+    const double pixels = double(x.size(2) * x.size(3));
+    torch::Tensor mse = (out.x_hat - x).pow(2).mean({1, 2, 3});
+    torch::Tensor bpp = (out.y_bits + out.z_bits) / pixels;
+    torch::Tensor loss_items = lambdas.index_select(0, anchor) * (255.0 * 255.0) * mse + bpp;
+    torch::Tensor loss = loss_items.mean();
+
+    optimizer.zero_grad();
+    loss.backward();
+    torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
+    optimizer.step();
+    ++step;
+    ++window_steps;
+
+    auto a = anchor.cpu();
+    auto m = mse.detach().cpu(), b = bpp.detach().cpu(), l = loss_items.detach().cpu();
+    for (int i = 0; i < opt.batch; ++i) {
+      const int k = int(a[i].item<int64_t>());
+      sum_mse[k] += m[i].item<double>();
+      sum_bpp[k] += b[i].item<double>();
+      sum_loss[k] += l[i].item<double>();
+      ++count[k];
+    }
+
+    if (step % opt.log_every == 0 || step == opt.steps) {
+      const double secs = std::chrono::duration<double>(Clock::now() - window_start).count();
+      const double rate = window_steps / secs;
+      std::ostringstream line;
+      line.setf(std::ios::fixed);
+      line.precision(3);
+      line << "step " << step << "  " << rate << " steps/s  ETA "
+           << format_duration((opt.steps - step) / rate) << "  lr " << lr;
+      for (int k = 0; k < anchors; ++k) {
+        if (!count[k]) continue;
+        const double psnr = 10.0 * std::log10(1.0 / (sum_mse[k] / count[k]));
+        line << "  | a" << k << " loss " << sum_loss[k] / count[k] << " bpp "
+             << sum_bpp[k] / count[k];
+        line.precision(2);
+        line << " psnr " << psnr;
+        line.precision(3);
+        sum_mse[k] = sum_bpp[k] = sum_loss[k] = 0;
+        count[k] = 0;
+      }
+      log.line(line.str());
+      window_start = Clock::now();
+      window_steps = 0;
+    }
+
+    const bool checkpoint_due =
+        std::chrono::duration<double>(Clock::now() - last_checkpoint).count() >
+        opt.checkpoint_minutes * 60;
+    const bool validate_due = opt.validate_every > 0 && step % opt.validate_every == 0;
+    if (checkpoint_due || validate_due || step == opt.steps) {
+      Checkpoint::save(checkpoint_path, model, optimizer, step);
+      last_checkpoint = Clock::now();
+    }
+    if (validate_due || step == opt.steps) {
+      const std::string weights = opt.run + "/model-step" + std::to_string(step) + ".safetensors";
+      nic::save_weights(weights, model, {{"nic.training_steps", std::to_string(step)}});
+      model->eval();
+      log.line(nic::validate_weights(weights, opt.valid, opt.threads, opt.device));
+      model->train();
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  TrainOptions opt;
+  std::string export_path;
+  try {
+    for (int i = 1; i < argc; ++i) {
+      const std::string arg = argv[i];
+      auto value = [&]() -> std::string {
+        if (i + 1 >= argc) throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, arg + " needs a value");
+        return argv[++i];
+      };
+      if (arg == "--help" || arg == "-h") {
+        usage();
+        return 0;
+      } else if (arg == "--data") opt.data = value();
+      else if (arg == "--valid") opt.valid = value();
+      else if (arg == "--run") opt.run = value();
+      else if (arg == "--device") opt.device = value();
+      else if (arg == "--steps") opt.steps = std::stoll(value());
+      else if (arg == "--batch") opt.batch = std::stoi(value());
+      else if (arg == "--crop") opt.crop = std::stoi(value());
+      else if (arg == "--lr") opt.lr = std::stod(value());
+      else if (arg == "--lr-decay-at") opt.lr_decay_at = std::stoll(value());
+      else if (arg == "--threads") opt.threads = std::stoi(value());
+      else if (arg == "--checkpoint-minutes") opt.checkpoint_minutes = std::stod(value());
+      else if (arg == "--validate-every") opt.validate_every = std::stoll(value());
+      else if (arg == "--log-every") opt.log_every = std::stoll(value());
+      else if (arg == "--seed") opt.seed = std::stoull(value());
+      else if (arg == "--widths") opt.config.widths = parse_widths(value());
+      else if (arg == "--latent") opt.config.latent_channels = std::stoi(value());
+      else if (arg == "--hyper") opt.config.hyper_channels = std::stoi(value());
+      else if (arg == "--blocks") opt.config.blocks_per_stage = std::stoi(value());
+      else if (arg == "--export") export_path = value();
+      else throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "unknown option " + arg + " (see --help)");
+    }
+    if (opt.batch < 1 || opt.crop < 64 || opt.crop % 64 || opt.threads < 1)
+      throw nic::Error(NIC_ERROR_INVALID_ARGUMENT,
+                       "--batch must be >= 1, --crop a multiple of 64, --threads >= 1");
+    return run(opt, export_path);
+  } catch (const nic::Error& e) {
+    std::fprintf(stderr, "nic-train: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "nic-train: %s\n", e.what());
+    return 1;
+  }
+}
