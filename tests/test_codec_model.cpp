@@ -1,0 +1,129 @@
+// The codec with the shipped default model: determinism of parsing under float perturbation and
+// other thread counts, monotonic rate in qp, the rate estimate against the coded size.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "codec/frame_codec.h"
+#include "common/error.h"
+#include "io/png_image.h"
+#include "test_helpers.h"
+
+using namespace nic_test;
+
+namespace {
+
+// A crop of a validation photograph (real content matters for rate behaviour).
+nic::RgbImage validation_crop(uint32_t w, uint32_t h) {
+  const char* path = std::getenv("NIC_SAMPLE_IMAGE");
+  nic::RgbImage full = nic::read_png(path ? path : "");
+  nic::RgbImage crop;
+  crop.width = std::min(w, full.width);
+  crop.height = std::min(h, full.height);
+  for (uint32_t y = 0; y < crop.height; ++y) {
+    const uint8_t* row = full.pixels.data() + size_t(y) * full.width * 3;
+    crop.pixels.insert(crop.pixels.end(), row, row + size_t(crop.width) * 3);
+  }
+  return crop;
+}
+
+nic::FrameCodec make_codec(int threads) {
+  nic::FrameCodecOptions o;
+  o.model_path = default_model_path();
+  o.threads = threads;
+  return nic::FrameCodec(o);
+}
+
+TEST(Determinism, ParsingIgnoresFloatNoiseAndThreadCount) {
+  const nic::RgbImage img = validation_crop(200, 136);
+  const size_t stride = size_t(img.width) * 3;
+  std::vector<uint8_t> frame;
+  std::vector<int32_t> clean_symbols;
+  std::vector<uint8_t> clean(img.pixels.size());
+  {
+    nic::FrameCodec codec = make_codec(2);
+    frame = codec.encode(img.pixels.data(), img.width, img.height, stride, 12.0f);
+    clean_symbols = codec.parse_symbols(frame.data(), frame.size());
+    codec.decode(frame.data(), frame.size(), clean.data(), stride, clean.size());
+  }
+  const double clean_psnr = psnr(img.pixels, clean);
+  for (int threads : {1, 2, 3}) {
+    for (double noise : {1e-5, 1e-3}) {
+      SCOPED_TRACE("threads " + std::to_string(threads) + ", noise " + std::to_string(noise));
+      nic::FrameCodec codec = make_codec(threads);
+      codec.set_float_perturbation(noise);
+      EXPECT_EQ(codec.parse_symbols(frame.data(), frame.size()), clean_symbols);
+      std::vector<uint8_t> out(img.pixels.size());
+      codec.decode(frame.data(), frame.size(), out.data(), stride, out.size());
+      EXPECT_NEAR(psnr(img.pixels, out), clean_psnr, 0.05);
+    }
+  }
+}
+
+TEST(Determinism, PerturbedEncoderStillMakesAValidStream) {
+  const nic::RgbImage img = validation_crop(128, 96);
+  const size_t stride = size_t(img.width) * 3;
+  nic::FrameCodec noisy = make_codec(2);
+  noisy.set_float_perturbation(1e-3);
+  std::vector<uint8_t> frame = noisy.encode(img.pixels.data(), img.width, img.height, stride, 30);
+  nic::FrameCodec clean = make_codec(1);
+  std::vector<uint8_t> out(img.pixels.size());
+  clean.decode(frame.data(), frame.size(), out.data(), stride, out.size());
+  EXPECT_GT(psnr(img.pixels, out), 20.0);
+}
+
+TEST(Rate, BitsFallAsQpRises) {
+  const nic::RgbImage img = validation_crop(256, 192);
+  const size_t stride = size_t(img.width) * 3;
+  nic::FrameCodec codec = make_codec(2);
+  auto analysis = codec.analyze(img.pixels.data(), img.width, img.height, stride);
+  size_t previous = SIZE_MAX;
+  double previous_psnr = 100;
+  for (float qp = 0; qp <= 63.0f; qp += 1.5f) {
+    SCOPED_TRACE("qp " + std::to_string(qp));
+    std::vector<uint8_t> frame = codec.encode(*analysis, qp);
+    EXPECT_LE(frame.size(), previous);
+    previous = frame.size();
+    if (int(qp * 2) % 9 == 0) {  // quality falls too (checked on a few points: decoding costs)
+      std::vector<uint8_t> out(img.pixels.size());
+      codec.decode(frame.data(), frame.size(), out.data(), stride, out.size());
+      const double p = psnr(img.pixels, out);
+      EXPECT_LT(p, previous_psnr + 0.1);
+      previous_psnr = p;
+    }
+  }
+  // Fractional qp lands between its neighbours.
+  const size_t at20 = codec.encode(*analysis, 20.0f).size();
+  const size_t at20_5 = codec.encode(*analysis, 20.5f).size();
+  const size_t at21 = codec.encode(*analysis, 21.0f).size();
+  EXPECT_LE(at20_5, at20);
+  EXPECT_GE(at20_5, at21);
+  EXPECT_GT(at20, at21);
+}
+
+TEST(Rate, EstimateMatchesCodedSize) {
+  const nic::RgbImage img = validation_crop(256, 192);
+  const size_t stride = size_t(img.width) * 3;
+  nic::FrameCodec codec = make_codec(2);
+  auto analysis = codec.analyze(img.pixels.data(), img.width, img.height, stride);
+  for (float qp : {0.0f, 20.0f, 45.5f, 63.0f}) {
+    const double estimate_bytes = codec.estimate_bits(*analysis, qp) / 8.0;
+    const size_t coded = codec.encode(*analysis, qp).size();
+    // Header (22 + 4 * 5 bytes), CRC and the rANS flush of each of the 5 substreams.
+    const double overhead = 22 + 20 + 4 + 5 * 8;
+    EXPECT_NEAR(double(coded), estimate_bytes + overhead, 0.005 * coded + 40) << "qp " << qp;
+  }
+}
+
+TEST(Rate, QpOutOfRangeIsRejected) {
+  const nic::RgbImage img = validation_crop(64, 64);
+  nic::FrameCodec codec = make_codec(2);
+  try {
+    codec.encode(img.pixels.data(), img.width, img.height, size_t(img.width) * 3, 64.0f);
+    FAIL() << "qp 64 accepted";
+  } catch (const nic::Error& e) {
+    EXPECT_EQ(e.status(), NIC_ERROR_INVALID_ARGUMENT);
+  }
+}
+
+}  // namespace
