@@ -207,7 +207,8 @@ int run(const TrainOptions& opt, const std::string& export_path) {
       line.setf(std::ios::fixed);
       line.precision(3);
       line << "step " << step << "  " << rate << " steps/s  ETA "
-           << format_duration((opt.steps - step) / rate) << "  lr " << lr;
+           << format_duration((opt.steps - step) / rate) << "  lr " << std::scientific << lr
+           << std::fixed;
       for (int k = 0; k < anchors; ++k) {
         if (!count[k]) continue;
         const double psnr = 10.0 * std::log10(1.0 / (sum_mse[k] / count[k]));

@@ -8,12 +8,18 @@
 #include <string>
 
 #include "codec/frame_codec.h"
+#include "codec/rate_controller.h"
 #include "common/error.h"
 #include "nic/nic.h"
 
 struct NicContext {
   std::unique_ptr<nic::FrameCodec> codec;
   std::string fingerprint_hex;
+};
+
+struct NicRateController {
+  explicit NicRateController(const NicRateControlConfig& c) : controller(c) {}
+  nic::RateController controller;
 };
 
 namespace {
@@ -41,6 +47,14 @@ NicStatus guarded(Body body) {
   } catch (...) {
     return fail(NIC_ERROR_INTERNAL, "internal error");
   }
+}
+
+// Hands a frame to the caller in a malloc'd NicBuffer.
+void copy_out(const std::vector<uint8_t>& frame, NicBuffer* out) {
+  out->data = static_cast<uint8_t*>(std::malloc(frame.size()));
+  if (!out->data) throw std::bad_alloc();
+  std::memcpy(out->data, frame.data(), frame.size());
+  out->size = frame.size();
 }
 
 std::string resolve_default_model() {
@@ -129,11 +143,7 @@ NicStatus nic_encode_rgb(NicContext* context, const uint8_t* rgb, uint32_t width
   out->data = nullptr;
   out->size = 0;
   return guarded([&] {
-    std::vector<uint8_t> frame = context->codec->encode(rgb, width, height, stride, qp);
-    out->data = static_cast<uint8_t*>(std::malloc(frame.size()));
-    if (!out->data) throw std::bad_alloc();
-    std::memcpy(out->data, frame.data(), frame.size());
-    out->size = frame.size();
+    copy_out(context->codec->encode(rgb, width, height, stride, qp), out);
   });
 }
 
@@ -157,6 +167,73 @@ NicStatus nic_decode_rgb(NicContext* context, const uint8_t* data, size_t size, 
   return guarded([&] {
     nic::FrameHeader h = context->codec->decode(data, size, rgb, stride, capacity);
     if (info) fill_info(h, info);
+  });
+}
+
+NicStatus nic_encode_rgb_target_size(NicContext* context, const uint8_t* rgb, uint32_t width,
+                                     uint32_t height, size_t stride, size_t target_bytes,
+                                     NicBuffer* out, float* qp_used) {
+  if (!context || !out) return fail(NIC_ERROR_INVALID_ARGUMENT, "context or out is NULL");
+  out->data = nullptr;
+  out->size = 0;
+  if (target_bytes == 0) return fail(NIC_ERROR_INVALID_ARGUMENT, "target size must be > 0");
+  return guarded([&] {
+    auto analysis = context->codec->analyze(rgb, width, height, stride);
+    const double target = double(target_bytes);
+    auto frame = context->codec->encode_to_size(*analysis, target, target, NIC_QP_MIN, NIC_QP_MAX);
+    copy_out(frame.bytes, out);
+    if (qp_used) *qp_used = frame.qp;
+  });
+}
+
+void nic_rate_control_config_init(NicRateControlConfig* config) {
+  if (!config) return;
+  config->mode = NIC_RATE_CONSTANT_QP;
+  config->qp = 24.0f;
+  config->bitrate = 0;
+  config->framerate = 30;
+  config->buffer_seconds = 1.0;
+  config->window_frames = 30;
+  config->min_qp = NIC_QP_MIN;
+  config->max_qp = NIC_QP_MAX;
+}
+
+NicStatus nic_rate_controller_create(const NicRateControlConfig* config,
+                                     NicRateController** out_controller) {
+  if (!config || !out_controller) return fail(NIC_ERROR_INVALID_ARGUMENT, "NULL argument");
+  *out_controller = nullptr;
+  return guarded([&] { *out_controller = new NicRateController(*config); });
+}
+
+NicStatus nic_rate_controller_reconfigure(NicRateController* controller,
+                                          const NicRateControlConfig* config) {
+  if (!controller || !config) return fail(NIC_ERROR_INVALID_ARGUMENT, "NULL argument");
+  return guarded([&] { controller->controller.reconfigure(*config); });
+}
+
+void nic_rate_controller_destroy(NicRateController* controller) { delete controller; }
+
+NicStatus nic_encode_rgb_controlled(NicContext* context, NicRateController* controller,
+                                    const uint8_t* rgb, uint32_t width, uint32_t height,
+                                    size_t stride, NicBuffer* out, float* qp_used) {
+  if (!context || !controller || !out) return fail(NIC_ERROR_INVALID_ARGUMENT, "NULL argument");
+  out->data = nullptr;
+  out->size = 0;
+  return guarded([&] {
+    nic::RateController& rc = controller->controller;
+    const NicRateControlConfig& c = rc.config();
+    if (rc.constant_qp()) {
+      copy_out(context->codec->encode(rgb, width, height, stride, c.qp), out);
+      if (qp_used) *qp_used = c.qp;
+      return;
+    }
+    auto analysis = context->codec->analyze(rgb, width, height, stride);
+    const auto budget = rc.next_budget();
+    auto frame = context->codec->encode_to_size(*analysis, budget.target_bytes, budget.max_bytes,
+                                                c.min_qp, c.max_qp);
+    copy_out(frame.bytes, out);
+    rc.frame_coded(frame.bytes.size());
+    if (qp_used) *qp_used = frame.qp;
   });
 }
 

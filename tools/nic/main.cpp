@@ -1,10 +1,13 @@
 // nic: command-line front end of libnic (encode, decode, info, psnr). Reaches the codec only
 // through the C API.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <memory>
 #include <iterator>
 #include <string>
 #include <vector>
@@ -19,7 +22,12 @@ using Clock = std::chrono::steady_clock;
 
 const char* kUsage =
     "usage:\n"
-    "  nic encode IN.png -o OUT.nic [--qp Q] [--model PATH] [--device D] [--threads N]\n"
+    "  nic encode IN.png -o OUT.nic [--qp Q | --target-bytes N | --target-bpp X]\n"
+    "             [--model PATH] [--device D] [--threads N]\n"
+    "  nic encode-seq IN... -o OUT.nic [--rc cqp|cbr|abr] [--qp Q] [--bitrate KBIT/S] [--fps F]\n"
+    "             [--buffer SECONDS] [--window FRAMES] [--min-qp Q] [--max-qp Q]\n"
+    "       (IN: PNG files, a folder of PNGs, or a pattern such as frames/%04d.png;\n"
+    "        writes a raw .nic stream and prints each frame's qp and size)\n"
     "  nic decode IN.nic -o OUT.png [--model PATH] [--device D] [--threads N]\n"
     "       (a stream of several frames needs a pattern such as out%04d.png)\n"
     "  nic info IN.nic\n"
@@ -31,6 +39,11 @@ struct Arguments {
   std::vector<std::string> inputs;
   std::string output;
   float qp = 24.0f;
+  double target_bytes = 0, target_bpp = 0;
+  std::string rate_control;  // cqp, cbr, abr; empty = cbr with --bitrate, else cqp
+  double bitrate_kbps = 0, fps = 30, buffer_seconds = 1.0;
+  int window = 30;
+  float min_qp = NIC_QP_MIN, max_qp = NIC_QP_MAX;
   std::string model, device = "cpu";
   int threads = 0;
 };
@@ -58,7 +71,16 @@ Arguments parse_arguments(int argc, char** argv, int first) {
     else if (arg == "--qp") {
       a.qp = float(number(value()));
       if (!(a.qp >= NIC_QP_MIN && a.qp <= NIC_QP_MAX)) throw UsageError("--qp must be in 0..63");
-    } else if (arg == "--model") a.model = value();
+    } else if (arg == "--target-bytes") a.target_bytes = number(value());
+    else if (arg == "--target-bpp") a.target_bpp = number(value());
+    else if (arg == "--rc") a.rate_control = value();
+    else if (arg == "--bitrate") a.bitrate_kbps = number(value());
+    else if (arg == "--fps") a.fps = number(value());
+    else if (arg == "--buffer") a.buffer_seconds = number(value());
+    else if (arg == "--window") a.window = int(number(value()));
+    else if (arg == "--min-qp") a.min_qp = float(number(value()));
+    else if (arg == "--max-qp") a.max_qp = float(number(value()));
+    else if (arg == "--model") a.model = value();
     else if (arg == "--device") a.device = value();
     else if (arg == "--threads") {
       const double t = number(value());
@@ -118,12 +140,24 @@ int encode(const Arguments& a) {
   std::string notice;
   nic::RgbImage image = nic::read_png(a.inputs[0], &notice);
   if (!notice.empty()) std::fprintf(stderr, "nic: notice: %s\n", notice.c_str());
+  if (a.target_bytes < 0 || a.target_bpp < 0 || (a.target_bytes > 0 && a.target_bpp > 0))
+    throw UsageError("give one of --target-bytes and --target-bpp, positive");
+  const double pixels = double(image.width) * image.height;
+  const double target = a.target_bytes > 0 ? a.target_bytes : a.target_bpp * pixels / 8.0;
   Context context(a);
   const auto start = Clock::now();
   NicBuffer frame{};
-  check(nic_encode_rgb(context.get(), image.pixels.data(), image.width, image.height,
-                       size_t(image.width) * 3, a.qp, &frame),
-        "encoding " + a.inputs[0]);
+  float qp = a.qp;
+  if (target > 0) {
+    check(nic_encode_rgb_target_size(context.get(), image.pixels.data(), image.width, image.height,
+                                     size_t(image.width) * 3, size_t(std::llround(target)), &frame,
+                                     &qp),
+          "encoding " + a.inputs[0]);
+  } else {
+    check(nic_encode_rgb(context.get(), image.pixels.data(), image.width, image.height,
+                         size_t(image.width) * 3, a.qp, &frame),
+          "encoding " + a.inputs[0]);
+  }
   const double secs = seconds_since(start);
   try {
     write_file(a.output, frame.data, frame.size);
@@ -132,9 +166,97 @@ int encode(const Arguments& a) {
     throw;
   }
   std::printf("%s: %ux%u qp %.2f -> %zu bytes, %.4f bpp, %.3f s\n", a.output.c_str(), image.width,
-              image.height, a.qp, frame.size, frame.size * 8.0 / (double(image.width) * image.height),
-              secs);
+              image.height, qp, frame.size, frame.size * 8.0 / pixels, secs);
   nic_buffer_free(&frame);
+  return 0;
+}
+
+std::string output_name(const std::string& pattern, size_t index) {
+  if (pattern.find('%') == std::string::npos) return pattern;
+  char name[4096];
+  std::snprintf(name, sizeof name, pattern.c_str(), int(index));
+  return name;
+}
+
+// The input frames of encode-seq: files as given, a folder's PNGs, or a printf pattern.
+std::vector<std::string> sequence_inputs(const std::vector<std::string>& inputs) {
+  std::vector<std::string> files;
+  for (const std::string& in : inputs) {
+    std::error_code ec;
+    if (in.find('%') != std::string::npos) {
+      for (int i = 0;; ++i) {
+        const std::string name = output_name(in, size_t(i));
+        if (!std::filesystem::exists(name, ec)) {
+          if (i == 0) continue;  // patterns may start at 1
+          break;
+        }
+        files.push_back(name);
+      }
+    } else if (std::filesystem::is_directory(in, ec)) {
+      std::vector<std::string> found;
+      for (const auto& e : std::filesystem::directory_iterator(in, ec))
+        if (e.path().extension() == ".png") found.push_back(e.path().string());
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else {
+      files.push_back(in);
+    }
+  }
+  if (files.empty()) throw UsageError("encode-seq: no input frames found");
+  return files;
+}
+
+int encode_sequence(const Arguments& a) {
+  if (a.inputs.empty() || a.output.empty()) throw UsageError("encode-seq needs inputs and -o OUT.nic");
+  const std::vector<std::string> files = sequence_inputs(a.inputs);
+  NicRateControlConfig rc;
+  nic_rate_control_config_init(&rc);
+  const std::string mode = a.rate_control.empty() ? (a.bitrate_kbps > 0 ? "cbr" : "cqp") : a.rate_control;
+  if (mode == "cqp") rc.mode = NIC_RATE_CONSTANT_QP;
+  else if (mode == "cbr") rc.mode = NIC_RATE_CBR;
+  else if (mode == "abr") rc.mode = NIC_RATE_ABR;
+  else throw UsageError("--rc must be cqp, cbr or abr");
+  if (rc.mode != NIC_RATE_CONSTANT_QP && a.bitrate_kbps <= 0) throw UsageError("--rc " + mode + " needs --bitrate");
+  rc.qp = a.qp;
+  rc.bitrate = a.bitrate_kbps * 1000.0;
+  rc.framerate = a.fps;
+  rc.buffer_seconds = a.buffer_seconds;
+  rc.window_frames = a.window;
+  rc.min_qp = a.min_qp;
+  rc.max_qp = a.max_qp;
+  NicRateController* controller = nullptr;
+  check(nic_rate_controller_create(&rc, &controller), "rate control");
+  std::unique_ptr<NicRateController, void (*)(NicRateController*)> owner(controller, nic_rate_controller_destroy);
+  Context context(a);
+  std::ofstream out(a.output, std::ios::binary);
+  if (!out) throw UsageError("cannot write " + a.output);
+  const double budget = rc.bitrate / rc.framerate / 8.0;
+  double total = 0, worst = 0;
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::string notice;
+    nic::RgbImage image = nic::read_png(files[i], &notice);
+    if (!notice.empty()) std::fprintf(stderr, "nic: notice: %s\n", notice.c_str());
+    NicBuffer frame{};
+    float qp = 0;
+    const auto start = Clock::now();
+    check(nic_encode_rgb_controlled(context.get(), controller, image.pixels.data(), image.width,
+                                    image.height, size_t(image.width) * 3, &frame, &qp),
+          "encoding " + files[i]);
+    const double secs = seconds_since(start);
+    out.write(reinterpret_cast<const char*>(frame.data), std::streamsize(frame.size));
+    total += double(frame.size);
+    if (budget > 0) worst = std::max(worst, frame.size / budget - 1.0);
+    std::printf("frame %zu: %s qp %.2f %zu bytes", i, files[i].c_str(), qp, frame.size);
+    if (budget > 0) std::printf(" (%+.1f%% of budget)", 100.0 * (frame.size / budget - 1.0));
+    std::printf(" %.3f s\n", secs);
+    nic_buffer_free(&frame);
+  }
+  if (!out.flush()) throw UsageError("cannot write " + a.output);
+  std::printf("%zu frames, %.0f bytes/frame", files.size(), total / double(files.size()));
+  if (budget > 0)
+    std::printf(", budget %.0f bytes/frame: average %+.2f%%, worst frame %+.1f%%", budget,
+                100.0 * (total / double(files.size()) / budget - 1.0), 100.0 * worst);
+  std::printf("\n");
   return 0;
 }
 
@@ -154,12 +276,6 @@ std::vector<std::pair<size_t, NicFrameInfo>> split_frames(const std::vector<uint
   return frames;
 }
 
-std::string output_name(const std::string& pattern, size_t index) {
-  if (pattern.find('%') == std::string::npos) return pattern;
-  char name[4096];
-  std::snprintf(name, sizeof name, pattern.c_str(), int(index));
-  return name;
-}
 
 int decode(const Arguments& a) {
   require_one_input(a, "decode", true);
@@ -222,6 +338,7 @@ int main(int argc, char** argv) {
   try {
     const Arguments a = parse_arguments(argc, argv, 2);
     if (command == "encode") return encode(a);
+    if (command == "encode-seq") return encode_sequence(a);
     if (command == "decode") return decode(a);
     if (command == "info") return info(a);
     if (command == "psnr") return psnr(a);

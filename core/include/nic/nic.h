@@ -99,6 +99,47 @@ NicStatus nic_peek_frame(const uint8_t* data, size_t size, NicFrameInfo* info);
 NicStatus nic_decode_rgb(NicContext* context, const uint8_t* data, size_t size, uint8_t* rgb,
                          size_t stride, size_t capacity, NicFrameInfo* info);
 
+/* ---- Rate control ---- */
+
+/* Encodes at the qp (searched with the entropy model's exact bit estimate) whose frame is the
+ * largest not exceeding target_bytes; if even qp 63 exceeds it, the qp 63 frame is returned.
+ * *qp_used (may be NULL) receives the chosen qp. */
+NicStatus nic_encode_rgb_target_size(NicContext* context, const uint8_t* rgb, uint32_t width,
+                                     uint32_t height, size_t stride, size_t target_bytes,
+                                     NicBuffer* out, float* qp_used);
+
+typedef enum NicRateControlMode {
+  NIC_RATE_CONSTANT_QP = 0, /* every frame at config.qp */
+  NIC_RATE_CBR = 1,         /* every frame within its budget plus the buffer */
+  NIC_RATE_ABR = 2          /* average bitrate over a window of frames; frames vary more */
+} NicRateControlMode;
+
+typedef struct NicRateControlConfig {
+  NicRateControlMode mode;
+  float qp;              /* constant-qp mode */
+  double bitrate;        /* bits per second (CBR, ABR) */
+  double framerate;      /* frames per second (CBR, ABR) */
+  double buffer_seconds; /* CBR buffer: a frame may borrow up to bitrate * buffer_seconds bits */
+  int window_frames;     /* ABR: frames over which the average is held */
+  float min_qp, max_qp;  /* qp range the controller may use */
+} NicRateControlConfig;
+
+typedef struct NicRateController NicRateController;
+
+/* Fills *config with defaults: constant qp 24, 1 s buffer, 30-frame window, qp range 0..63. */
+void nic_rate_control_config_init(NicRateControlConfig* config);
+NicStatus nic_rate_controller_create(const NicRateControlConfig* config,
+                                     NicRateController** out_controller);
+/* Changes mode, bitrate or qp mid-stream (applied from the next frame); the buffer state stays. */
+NicStatus nic_rate_controller_reconfigure(NicRateController* controller,
+                                          const NicRateControlConfig* config);
+void nic_rate_controller_destroy(NicRateController* controller);
+
+/* Encodes the next frame of a stream under the controller; *qp_used (may be NULL) gets its qp. */
+NicStatus nic_encode_rgb_controlled(NicContext* context, NicRateController* controller,
+                                    const uint8_t* rgb, uint32_t width, uint32_t height,
+                                    size_t stride, NicBuffer* out, float* qp_used);
+
 #ifdef __cplusplus
 }
 #endif

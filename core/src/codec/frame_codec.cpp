@@ -245,6 +245,50 @@ double FrameCodec::estimate_bits(const FrameAnalysis& a, float qp) {
   return bits;
 }
 
+FrameCodec::SizedFrame FrameCodec::encode_to_size(const FrameAnalysis& a, double target_bytes,
+                                                  double max_bytes, float min_qp, float max_qp) {
+  uint16_t lo = FrameHeader::qp_to_fixed(min_qp), hi = FrameHeader::qp_to_fixed(max_qp);
+  // Bytes beyond the symbols' bits: header, CRC and about 8 bytes of rANS flush per substream.
+  const double overhead = double(FrameHeader{}.header_size()) + 4.0 * kSubstreams + 4.0 + 8.0 * kSubstreams;
+  auto estimate = [&](uint16_t qp_fixed) {
+    return estimate_bits(a, qp_fixed / 256.0f) / 8.0 + overhead;
+  };
+  // Smallest qp (best quality) whose estimate fits; bits fall as qp rises. False position on
+  // log(bytes) (Illinois variant) brackets it in a handful of estimates; it stops once the
+  // estimate is within 0.5% under the target or the bracket is one qp step wide.
+  uint16_t qp = lo;
+  double size_lo = estimate(lo);
+  if (size_lo > target_bytes) {
+    double size_hi = estimate(hi);
+    double f_lo = std::log(size_lo / target_bytes), f_hi = std::log(size_hi / target_bytes);
+    int moved_last = 0;  // +1: lo moved, -1: hi moved
+    while (hi - lo > 1 && size_hi < 0.995 * target_bytes) {
+      const double t = f_lo / (f_lo - f_hi);
+      const int mid = std::clamp(lo + int(std::lround(t * (hi - lo))), lo + 1, hi - 1);
+      const double size_mid = estimate(uint16_t(mid));
+      const double f_mid = std::log(size_mid / target_bytes);
+      if (f_mid > 0) {
+        lo = uint16_t(mid), f_lo = f_mid;
+        if (moved_last == 1) f_hi /= 2;  // Illinois: keep a stale end from stalling
+        moved_last = 1;
+      } else {
+        hi = uint16_t(mid), f_hi = f_mid, size_hi = size_mid;
+        if (moved_last == -1) f_lo /= 2;
+        moved_last = -1;
+      }
+    }
+    qp = hi;
+  }
+  std::vector<uint8_t> frame = encode(a, qp / 256.0f);
+  // The estimate is exact up to the rANS flush; if the real frame still overflows, step up.
+  const uint16_t top = FrameHeader::qp_to_fixed(max_qp);
+  while (double(frame.size()) > max_bytes && qp < top) {
+    qp = uint16_t(std::min<int>(top, qp + 16));
+    frame = encode(a, qp / 256.0f);
+  }
+  return {std::move(frame), qp / 256.0f};
+}
+
 std::vector<uint8_t> FrameCodec::encode(const uint8_t* rgb, uint32_t width, uint32_t height,
                                         size_t stride, float qp) {
   FrameHeader::qp_to_fixed(qp);  // reject a bad qp before the expensive analysis

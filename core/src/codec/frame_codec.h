@@ -40,6 +40,15 @@ class FrameCodec {
   // Exact size in bits the frame's symbols cost at qp (without rANS flush and header bytes).
   double estimate_bits(const FrameAnalysis& analysis, float qp);
 
+  // Encodes at the best-quality qp in [min_qp, max_qp] whose size is estimated at most
+  // target_bytes, then makes sure the frame does not exceed max_bytes (raising qp if it must).
+  struct SizedFrame {
+    std::vector<uint8_t> bytes;
+    float qp;
+  };
+  SizedFrame encode_to_size(const FrameAnalysis& analysis, double target_bytes, double max_bytes,
+                            float min_qp, float max_qp);
+
   // Decodes the frame at the start of data into rgb; returns its header.
   FrameHeader decode(const uint8_t* data, size_t size, uint8_t* rgb, size_t stride,
                      size_t capacity);

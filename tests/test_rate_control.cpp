@@ -1,0 +1,182 @@
+// Rate control through the C API with the shipped model: single-image target size, CBR and ABR
+// streams (budgets, buffer, average), and changes mid-stream.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <numeric>
+
+#include "io/png_image.h"
+#include "test_helpers.h"
+
+using namespace nic_test;
+
+namespace {
+
+class RateControl : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    holder_ = new ContextHolder(default_model_path());
+    ASSERT_EQ(holder_->status(), NIC_OK) << nic_last_error();
+    const char* path = std::getenv("NIC_SAMPLE_IMAGE");
+    photo_ = new nic::RgbImage(nic::read_png(path ? path : ""));
+  }
+  static void TearDownTestSuite() {
+    delete holder_;
+    delete photo_;
+  }
+  // A w x h window of the photograph at (x, y): frames of a camera pan.
+  static std::vector<uint8_t> window(uint32_t x, uint32_t y, uint32_t w, uint32_t h) {
+    std::vector<uint8_t> out;
+    for (uint32_t r = 0; r < h; ++r) {
+      const uint8_t* row = photo_->pixels.data() + (size_t(y + r) * photo_->width + x) * 3;
+      out.insert(out.end(), row, row + size_t(w) * 3);
+    }
+    return out;
+  }
+  static NicContext* ctx() { return holder_->get(); }
+  // Frame size at a fixed qp: the reachable range depends on the model and the content.
+  static size_t size_at(const std::vector<uint8_t>& rgb, uint32_t w, uint32_t h, float qp) {
+    return encode(ctx(), rgb, w, h, qp).size();
+  }
+  static ContextHolder* holder_;
+  static nic::RgbImage* photo_;
+};
+ContextHolder* RateControl::holder_ = nullptr;
+nic::RgbImage* RateControl::photo_ = nullptr;
+
+struct Controller {
+  explicit Controller(const NicRateControlConfig& c) {
+    EXPECT_EQ(nic_rate_controller_create(&c, &rc), NIC_OK) << nic_last_error();
+  }
+  ~Controller() { nic_rate_controller_destroy(rc); }
+  NicRateController* rc = nullptr;
+};
+
+size_t encode_controlled(NicContext* ctx, NicRateController* rc, const std::vector<uint8_t>& rgb,
+                         uint32_t w, uint32_t h, float* qp) {
+  NicBuffer buf{};
+  EXPECT_EQ(nic_encode_rgb_controlled(ctx, rc, rgb.data(), w, h, size_t(w) * 3, &buf, qp), NIC_OK)
+      << nic_last_error();
+  const size_t size = buf.size;
+  nic_buffer_free(&buf);
+  return size;
+}
+
+TEST_F(RateControl, TargetSizeWithinThreePercent) {
+  const uint32_t w = 256, h = 192;
+  const std::vector<uint8_t> rgb = window(100, 80, w, h);
+  const double fine = double(size_at(rgb, w, h, 5)), coarse = double(size_at(rgb, w, h, 60));
+  for (double share : {0.2, 0.5, 0.8}) {
+    const size_t target = size_t(coarse + share * (fine - coarse));
+    NicBuffer buf{};
+    float qp = -1;
+    ASSERT_EQ(nic_encode_rgb_target_size(ctx(), rgb.data(), w, h, w * 3, target, &buf, &qp), NIC_OK)
+        << nic_last_error();
+    EXPECT_LE(buf.size, target);
+    EXPECT_GE(double(buf.size), 0.97 * double(target)) << "qp " << qp;
+    EXPECT_GE(qp, 0.0f);
+    EXPECT_LE(qp, 63.0f);
+    NicFrameInfo info;
+    ASSERT_EQ(nic_peek_frame(buf.data, buf.size, &info), NIC_OK);
+    EXPECT_FLOAT_EQ(info.qp, qp);  // the frame records the qp that was chosen
+    nic_buffer_free(&buf);
+  }
+}
+
+TEST_F(RateControl, CbrKeepsEveryFrameInItsBudgetAndTheAverageOnTarget) {
+  const uint32_t w = 128, h = 128;
+  NicRateControlConfig c;
+  nic_rate_control_config_init(&c);
+  c.mode = NIC_RATE_CBR;
+  c.framerate = 25;
+  // A budget in the middle of the reachable range of the first frame.
+  const std::vector<uint8_t> first = window(0, 40, w, h);
+  const double per_frame = std::sqrt(double(size_at(first, w, h, 10)) * size_at(first, w, h, 50));
+  c.bitrate = per_frame * 8 * c.framerate;
+  c.buffer_seconds = 0.2;  // 5 frames' worth
+  Controller controller(c);
+  const double buffer = per_frame * 5;
+  std::vector<size_t> sizes;
+  for (int i = 0; i < 30; ++i) {
+    // A pan that speeds up over detailed and flat regions: the content changes frame to frame.
+    const std::vector<uint8_t> rgb = window(uint32_t(i * i) % (768 - w), 40 + 8 * uint32_t(i), w, h);
+    float qp = 0;
+    sizes.push_back(encode_controlled(ctx(), controller.rc, rgb, w, h, &qp));
+    EXPECT_LE(double(sizes.back()), per_frame + buffer) << "frame " << i;
+  }
+  const double mean = std::accumulate(sizes.begin(), sizes.end(), 0.0) / double(sizes.size());
+  EXPECT_NEAR(mean, per_frame, 0.02 * per_frame);
+}
+
+TEST_F(RateControl, AbrHoldsTheAverageOverTheWindow) {
+  const uint32_t w = 128, h = 128;
+  NicRateControlConfig c;
+  nic_rate_control_config_init(&c);
+  c.mode = NIC_RATE_ABR;
+  c.framerate = 30;
+  const std::vector<uint8_t> first = window(0, 300, w, h);
+  const double per_frame = std::sqrt(double(size_at(first, w, h, 10)) * size_at(first, w, h, 50));
+  c.bitrate = per_frame * 8 * c.framerate;
+  c.window_frames = 10;
+  Controller controller(c);
+  double total = 0;
+  const int frames = 30;
+  for (int i = 0; i < frames; ++i) {
+    const std::vector<uint8_t> rgb = window(uint32_t(20 * i) % (768 - w), 300, w, h);
+    float qp = 0;
+    total += double(encode_controlled(ctx(), controller.rc, rgb, w, h, &qp));
+  }
+  EXPECT_NEAR(total / frames, per_frame, 0.02 * per_frame);
+}
+
+TEST_F(RateControl, ChangesApplyFromTheNextFrame) {
+  const uint32_t w = 128, h = 96;
+  const std::vector<uint8_t> rgb = window(300, 200, w, h);
+  NicRateControlConfig c;
+  nic_rate_control_config_init(&c);
+  c.qp = 8;
+  Controller controller(c);
+  float qp = 0;
+  const size_t fine = encode_controlled(ctx(), controller.rc, rgb, w, h, &qp);
+  EXPECT_FLOAT_EQ(qp, 8.0f);
+  c.qp = 50;
+  ASSERT_EQ(nic_rate_controller_reconfigure(controller.rc, &c), NIC_OK);
+  const size_t coarse = encode_controlled(ctx(), controller.rc, rgb, w, h, &qp);
+  EXPECT_FLOAT_EQ(qp, 50.0f);
+  EXPECT_LT(coarse, fine);
+  // Switch the same stream to CBR at a small budget.
+  c.mode = NIC_RATE_CBR;
+  c.framerate = 10;
+  const size_t budget = (size_at(rgb, w, h, 30) + size_at(rgb, w, h, 60)) / 2;
+  c.bitrate = double(budget) * 8 * 10;
+  c.buffer_seconds = 0;
+  ASSERT_EQ(nic_rate_controller_reconfigure(controller.rc, &c), NIC_OK);
+  EXPECT_LE(encode_controlled(ctx(), controller.rc, rgb, w, h, &qp), budget);
+  EXPECT_GT(qp, 30.0f);
+}
+
+TEST(RateControlConfig, RejectsNonsense) {
+  NicRateControlConfig c;
+  nic_rate_control_config_init(&c);
+  NicRateController* rc = nullptr;
+  c.mode = NIC_RATE_CBR;  // no bitrate
+  EXPECT_EQ(nic_rate_controller_create(&c, &rc), NIC_ERROR_INVALID_ARGUMENT);
+  c.bitrate = 1e6;
+  c.framerate = 0;
+  EXPECT_EQ(nic_rate_controller_create(&c, &rc), NIC_ERROR_INVALID_ARGUMENT);
+  c.framerate = 30;
+  c.min_qp = 40;
+  c.max_qp = 20;
+  EXPECT_EQ(nic_rate_controller_create(&c, &rc), NIC_ERROR_INVALID_ARGUMENT);
+  c.min_qp = 0;
+  c.max_qp = 63;
+  c.mode = static_cast<NicRateControlMode>(7);
+  EXPECT_EQ(nic_rate_controller_create(&c, &rc), NIC_ERROR_INVALID_ARGUMENT);
+  c.mode = NIC_RATE_CONSTANT_QP;
+  c.qp = 70;
+  EXPECT_EQ(nic_rate_controller_create(&c, &rc), NIC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(rc, nullptr);
+}
+
+}  // namespace
