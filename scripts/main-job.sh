@@ -26,3 +26,19 @@ for png in "$samples"/*.png; do
   printf "%-22s %9d %8.4f %9.2f %9.2f\n" "$name" "$bytes" "$(echo "$bytes*8/($w*$h)" | bc -l)" \
     "$psnr" "$(echo "$end-$start" | bc -l)"
 done
+
+# GStreamer: one sample through gst-launch-1.0 (encode to a raw .nic, then parse + decode).
+if [ -f build/gst-plugin/libgstnic.so ]; then
+  export GST_PLUGIN_PATH=$PWD/build/gst-plugin GST_REGISTRY_1_0=$PWD/build/gst-registry.bin
+  png=$(ls "$samples"/*.png | head -n 1)
+  name=$(basename "$png" .png)
+  echo "== GStreamer: pngdec ! nicenc qp=$qp ! filesink, then filesrc ! nicparse ! nicdec ! pngenc =="
+  start=$(date +%s.%N)
+  gst-launch-1.0 -q filesrc location="$png" ! pngdec ! videoconvert ! nicenc qp="$qp" threads=2 \
+    ! filesink location="$out/$name.gst.nic"
+  gst-launch-1.0 -q filesrc location="$out/$name.gst.nic" ! nicparse ! nicdec threads=2 \
+    ! videoconvert ! pngenc ! filesink location="$out/$name.gst.png"
+  end=$(date +%s.%N)
+  printf "%-22s %9d bytes  PSNR %.2f dB  %.2f s\n" "$name" "$(stat -c %s "$out/$name.gst.nic")" \
+    "$(build/tools/nic psnr "$png" "$out/$name.gst.png")" "$(echo "$end-$start" | bc -l)"
+fi

@@ -51,7 +51,7 @@ typedef struct NicContext NicContext;
 typedef struct NicOptions {
   const char* model_path; /* NULL or "": the default installed model (see nic_default_model_path) */
   const char* device;     /* NULL or "cpu", "cuda", "cuda:N" */
-  int threads;            /* CPU threads for the model; 0 = library default */
+  int threads;            /* CPU threads for the model; 0 = one per core */
 } NicOptions;
 
 /* Fills *options with the defaults. */

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <future>
+#include <thread>
 
 #include "codec/rate_parameters.h"
 #include "common/error.h"
@@ -154,7 +155,9 @@ FrameCodec::FrameCodec(const FrameCodecOptions& options) : impl_(std::make_uniqu
   require(options.threads >= 0 && options.threads <= 256, NIC_ERROR_INVALID_ARGUMENT,
           "threads must be between 0 and 256");
   impl_->device = parse_device(options.device);
-  if (options.threads > 0) at::set_num_threads(options.threads);
+  // LibTorch starts with one thread here; 0 means "use every core".
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  at::set_num_threads(options.threads > 0 ? options.threads : int(cores));
   impl_->threads = std::max(1, at::get_num_threads());
   impl_->weights = load_weights(options.model_path, impl_->device);
   impl_->rate = RateParameters(impl_->weights.q_basic_units, impl_->weights.anchor_units);

@@ -1,0 +1,200 @@
+/* nic GStreamer plugin "nic": nicenc, nicdec, nicparse, plus what they share (the per-frame qp
+ * meta, the model/device/threads properties, the frame scanner). */
+#include "gstnic.h"
+
+#include <string.h>
+#include <zlib.h>
+
+GST_DEBUG_CATEGORY_STATIC(gst_nic_debug);
+#define GST_CAT_DEFAULT gst_nic_debug
+
+/* ---- per-frame qp meta ---- */
+
+void gst_nic_frame_meta_register(void) {
+  static gsize registered = 0;
+  if (g_once_init_enter(&registered)) {
+    static const gchar* tags[] = {NULL};
+    /* No transform function: the default copies the structure when a buffer is copied. */
+    gst_meta_register_custom(GST_NIC_FRAME_META_NAME, tags, NULL, NULL, NULL);
+    g_once_init_leave(&registered, 1);
+  }
+}
+
+void gst_nic_buffer_add_frame_meta(GstBuffer* buffer, double qp) {
+  GstCustomMeta* meta = gst_buffer_add_custom_meta(buffer, GST_NIC_FRAME_META_NAME);
+  if (meta) gst_structure_set(gst_custom_meta_get_structure(meta), "qp", G_TYPE_DOUBLE, qp, NULL);
+}
+
+/* ---- model / device / threads ---- */
+
+void gst_nic_settings_install_properties(GObjectClass* klass) {
+  const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY;
+  g_object_class_install_property(
+      klass, GST_NIC_PROP_MODEL,
+      g_param_spec_string("model", "Model",
+                          "Path of the nic weights file (.safetensors). NULL: the library's "
+                          "default model (environment variable NIC_MODEL overrides it). "
+                          "Encoder and decoder must use the same weights.",
+                          NULL, flags));
+  g_object_class_install_property(
+      klass, GST_NIC_PROP_DEVICE,
+      g_param_spec_string("device", "Device",
+                          "Where the model runs: \"cpu\", \"cuda\" or \"cuda:N\". NULL: cpu. "
+                          "Asking for CUDA where there is none fails when the element starts.",
+                          NULL, flags));
+  g_object_class_install_property(
+      klass, GST_NIC_PROP_THREADS,
+      g_param_spec_int("threads", "Threads", "CPU threads for the model (0 = library default)", 0,
+                       256, 0, flags));
+}
+
+gboolean gst_nic_settings_set_property(GstNicSettings* settings, GObject* object, guint prop_id,
+                                       const GValue* value) {
+  if (prop_id < GST_NIC_PROP_MODEL || prop_id > GST_NIC_PROP_THREADS) return FALSE;
+  GST_OBJECT_LOCK(object);
+  switch (prop_id) {
+    case GST_NIC_PROP_MODEL:
+      g_free(settings->model);
+      settings->model = g_value_dup_string(value);
+      break;
+    case GST_NIC_PROP_DEVICE:
+      g_free(settings->device);
+      settings->device = g_value_dup_string(value);
+      break;
+    default:
+      settings->threads = g_value_get_int(value);
+      break;
+  }
+  GST_OBJECT_UNLOCK(object);
+  return TRUE;
+}
+
+gboolean gst_nic_settings_get_property(GstNicSettings* settings, GObject* object, guint prop_id,
+                                       GValue* value) {
+  if (prop_id < GST_NIC_PROP_MODEL || prop_id > GST_NIC_PROP_THREADS) return FALSE;
+  GST_OBJECT_LOCK(object);
+  switch (prop_id) {
+    case GST_NIC_PROP_MODEL:
+      g_value_set_string(value, settings->model);
+      break;
+    case GST_NIC_PROP_DEVICE:
+      g_value_set_string(value, settings->device);
+      break;
+    default:
+      g_value_set_int(value, settings->threads);
+      break;
+  }
+  GST_OBJECT_UNLOCK(object);
+  return TRUE;
+}
+
+void gst_nic_settings_clear(GstNicSettings* settings) {
+  g_clear_pointer(&settings->model, g_free);
+  g_clear_pointer(&settings->device, g_free);
+}
+
+NicContext* gst_nic_settings_open_context(GstNicSettings* settings, GstElement* element) {
+  NicOptions options;
+  nic_options_init(&options);
+  GST_OBJECT_LOCK(element);
+  gchar* model = g_strdup(settings->model);
+  gchar* device = g_strdup(settings->device);
+  options.threads = settings->threads;
+  GST_OBJECT_UNLOCK(element);
+  options.model_path = model;
+  options.device = device;
+
+  NicContext* context = NULL;
+  NicStatus status = nic_context_create(&options, &context);
+  if (status != NIC_OK) {
+    const gchar* path = (model && *model) ? model : nic_default_model_path();
+    if (status == NIC_ERROR_DEVICE) {
+      GST_ELEMENT_ERROR(
+          element, RESOURCE, NOT_FOUND,
+          ("nic: device \"%s\" is not available: %s", device ? device : "cpu", nic_last_error()),
+          ("nic_context_create: %s", nic_status_string(status)));
+    } else {
+      GST_ELEMENT_ERROR(element, LIBRARY, INIT,
+                        ("nic: could not load the model %s: %s", path, nic_last_error()),
+                        ("nic_context_create: %s (device %s, threads %d)",
+                         nic_status_string(status), device ? device : "cpu", options.threads));
+    }
+    context = NULL;
+  } else {
+    GST_INFO_OBJECT(element, "loaded model %s (fingerprint %s) on %s",
+                    (model && *model) ? model : nic_default_model_path(),
+                    nic_context_model_fingerprint(context), device ? device : "cpu");
+  }
+  g_free(model);
+  g_free(device);
+  return context;
+}
+
+/* ---- frame scanner (nicparse, and nicdec on unparsed input) ---- */
+
+static const guint8 kMagic[4] = {'N', 'I', 'C', 'F'};
+
+/* First position >= from where data holds the magic, or a prefix of it cut by the end. */
+static gsize find_magic(const guint8* data, gsize size, gsize from) {
+  gsize pos = from;
+  while (pos < size) {
+    const guint8* hit = memchr(data + pos, kMagic[0], size - pos);
+    if (!hit) return size;
+    pos = (gsize)(hit - data);
+    if (memcmp(data + pos, kMagic, MIN(sizeof kMagic, size - pos)) == 0) return pos;
+    pos++;
+  }
+  return size;
+}
+
+static gboolean frame_crc_ok(const guint8* frame, gsize size) {
+  if (size < 4) return FALSE;
+  const guint8* stored = frame + size - 4;
+  guint32 expected = stored[0] | stored[1] << 8 | stored[2] << 16 | (guint32)stored[3] << 24;
+  return crc32_z(crc32_z(0, Z_NULL, 0), frame, size - 4) == expected;
+}
+
+void gst_nic_scan(const guint8* data, gsize size, GstNicScan* scan) {
+  gboolean have_pending = FALSE;
+  gsize pending = size;
+  memset(scan, 0, sizeof *scan);
+  for (gsize pos = find_magic(data, size, 0); pos < size; pos = find_magic(data, size, pos + 1)) {
+    NicFrameInfo info;
+    NicStatus status = nic_peek_frame(data + pos, size - pos, &info);
+    if (status == NIC_OK) {
+      if (frame_crc_ok(data + pos, info.frame_size)) {
+        /* A complete frame with a good CRC wins over an earlier candidate still waiting for
+         * bytes: that one's length field then reached over this frame, so it was damaged. */
+        scan->skip = pos;
+        scan->frame_size = info.frame_size;
+        scan->info = info;
+        return;
+      }
+      GST_DEBUG("CRC mismatch in the %" G_GSIZE_FORMAT "-byte frame at offset %" G_GSIZE_FORMAT,
+                info.frame_size, pos);
+    } else if (status == NIC_ERROR_TRUNCATED) {
+      if (!have_pending) {
+        have_pending = TRUE;
+        pending = pos;
+      }
+    } else {
+      GST_LOG("no frame at offset %" G_GSIZE_FORMAT ": %s", pos, nic_last_error());
+    }
+  }
+  scan->skip = pending;
+}
+
+/* ---- plugin ---- */
+
+static gboolean plugin_init(GstPlugin* plugin) {
+  GST_DEBUG_CATEGORY_INIT(gst_nic_debug, "nic", 0, "nic plugin");
+  gst_nic_frame_meta_register();
+  gboolean ok = GST_ELEMENT_REGISTER(nicenc, plugin);
+  ok &= GST_ELEMENT_REGISTER(nicdec, plugin);
+  ok &= GST_ELEMENT_REGISTER(nicparse, plugin);
+  return ok;
+}
+
+GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, nic,
+                  "nic neural image codec: encoder, decoder and parser", plugin_init,
+                  NIC_PLUGIN_VERSION, "MIT/X11", "nic", "nic")

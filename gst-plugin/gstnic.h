@@ -1,0 +1,69 @@
+/* nic GStreamer plugin: declarations shared by its elements. */
+#ifndef GST_NIC_H
+#define GST_NIC_H
+
+#include <gst/base/gstbaseparse.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <nic/nic.h>
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_NIC_ENC (gst_nic_enc_get_type())
+G_DECLARE_FINAL_TYPE(GstNicEnc, gst_nic_enc, GST, NIC_ENC, GstVideoEncoder)
+#define GST_TYPE_NIC_DEC (gst_nic_dec_get_type())
+G_DECLARE_FINAL_TYPE(GstNicDec, gst_nic_dec, GST, NIC_DEC, GstVideoDecoder)
+#define GST_TYPE_NIC_PARSE (gst_nic_parse_get_type())
+G_DECLARE_FINAL_TYPE(GstNicParse, gst_nic_parse, GST, NIC_PARSE, GstBaseParse)
+
+GST_ELEMENT_REGISTER_DECLARE(nicenc);
+GST_ELEMENT_REGISTER_DECLARE(nicdec);
+GST_ELEMENT_REGISTER_DECLARE(nicparse);
+
+/* Every buffer nicenc and nicparse output carries a GstCustomMeta of this name whose structure
+ * has the field "qp" (G_TYPE_DOUBLE): the frame's quantization parameter as stored in the
+ * stream. Read it with
+ *   GstCustomMeta *m = gst_buffer_get_custom_meta (buffer, "GstNicFrameMeta");
+ *   gst_structure_get_double (gst_custom_meta_get_structure (m), "qp", &qp);
+ * (no header needed, works from any language binding). */
+#define GST_NIC_FRAME_META_NAME "GstNicFrameMeta"
+void gst_nic_frame_meta_register(void);
+void gst_nic_buffer_add_frame_meta(GstBuffer* buffer, double qp);
+
+/* Caps of an encoded stream. */
+#define GST_NIC_CAPS_NAME "image/x-nic"
+
+/* The properties every element holding a libnic context has: model, device, threads. Fields
+ * are guarded by the element's object lock. */
+typedef struct {
+  gchar* model;
+  gchar* device;
+  gint threads;
+} GstNicSettings;
+
+enum { GST_NIC_PROP_MODEL = 1, GST_NIC_PROP_DEVICE, GST_NIC_PROP_THREADS, GST_NIC_PROP_FIRST_OWN };
+void gst_nic_settings_install_properties(GObjectClass* klass);
+/* Return FALSE when prop_id is not one of the shared properties. */
+gboolean gst_nic_settings_set_property(GstNicSettings* settings, GObject* object, guint prop_id,
+                                       const GValue* value);
+gboolean gst_nic_settings_get_property(GstNicSettings* settings, GObject* object, guint prop_id,
+                                       GValue* value);
+void gst_nic_settings_clear(GstNicSettings* settings);
+/* Opens a libnic context with the settings; on failure posts an element error, returns NULL. */
+NicContext* gst_nic_settings_open_context(GstNicSettings* settings, GstElement* element);
+
+/* Result of looking for the next frame unit in a byte stream. */
+typedef struct {
+  gsize skip;        /* leading bytes that belong to no frame (garbage, damaged frames) */
+  gsize frame_size;  /* > 0: a complete frame with a good CRC starts at `skip`; 0: need more */
+  NicFrameInfo info; /* its header, when frame_size > 0 */
+} GstNicScan;
+
+/* Finds the first complete frame unit in data (header valid per nic_peek_frame, CRC correct).
+ * When none is complete yet, skip is the start of the first candidate that may still become one
+ * (a header that is only cut short, or a partial magic at the end). */
+void gst_nic_scan(const guint8* data, gsize size, GstNicScan* scan);
+
+G_END_DECLS
+
+#endif

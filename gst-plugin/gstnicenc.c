@@ -1,0 +1,317 @@
+/* nicenc: encodes RGB video frames into nic frame units, one intra frame per input frame.
+ *
+ *   gst-launch-1.0 videotestsrc num-buffers=10 ! videoconvert ! nicenc qp=20 ! \
+ *       filesink location=out.nic
+ *
+ * Every output buffer is a complete, independently decodable frame unit (a keyframe) and carries
+ * a GstNicFrameMeta (see gstnic.h) with the qp it was coded at. Frames are encoded synchronously
+ * in handle_frame, so the encoder adds no frames of latency and has nothing left to drain at EOS.
+ *
+ * Rate: rate-control=constant-qp (default) codes every frame at `qp`; cbr and abr make libnic's
+ * rate controller pick each frame's qp for `bitrate` at the stream's framerate. qp, rate-control
+ * and bitrate may change while playing and apply from the next frame.
+ */
+#include "gstnic.h"
+
+GST_DEBUG_CATEGORY_STATIC(gst_nic_enc_debug);
+#define GST_CAT_DEFAULT gst_nic_enc_debug
+
+#define DEFAULT_QP 24.0f
+#define DEFAULT_RATE_CONTROL NIC_RATE_CONSTANT_QP
+#define DEFAULT_BITRATE 2048 /* kbit/s */
+#define FALLBACK_FPS 30.0    /* rate control on a stream of variable framerate */
+
+struct _GstNicEnc {
+  GstVideoEncoder parent;
+  /* properties, under the object lock */
+  GstNicSettings settings;
+  gfloat qp;
+  NicRateControlMode rate_control;
+  guint bitrate;       /* kbit/s */
+  gboolean rc_changed; /* qp, rate-control, bitrate or framerate changed since the last frame */
+  /* streaming thread */
+  NicContext* context;
+  NicRateController* controller;
+  GstVideoCodecState* input_state;
+};
+
+enum { PROP_QP = GST_NIC_PROP_FIRST_OWN, PROP_RATE_CONTROL, PROP_BITRATE };
+
+#define GST_TYPE_NIC_RATE_CONTROL (gst_nic_rate_control_get_type())
+static GType gst_nic_rate_control_get_type(void) {
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+      {NIC_RATE_CONSTANT_QP, "Every frame at the qp property", "constant-qp"},
+      {NIC_RATE_CBR, "Constant bitrate: every frame within its share of bitrate plus a 1 s buffer",
+       "cbr"},
+      {NIC_RATE_ABR, "Average bitrate over 30 frames; frames vary more", "abr"},
+      {0, NULL, NULL}};
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstNicRateControl", values));
+  return type;
+}
+
+G_DEFINE_TYPE(GstNicEnc, gst_nic_enc, GST_TYPE_VIDEO_ENCODER);
+GST_ELEMENT_REGISTER_DEFINE(nicenc, "nicenc", GST_RANK_PRIMARY, GST_TYPE_NIC_ENC);
+
+#define NIC_DIMENSION_RANGE "(int) [ 1, 16384 ]"
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
+    "sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS("video/x-raw, format = (string) RGB, width = " NIC_DIMENSION_RANGE
+                    ", height = " NIC_DIMENSION_RANGE ", framerate = (fraction) [ 0/1, MAX ]"));
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS(GST_NIC_CAPS_NAME ", width = " NIC_DIMENSION_RANGE
+                                      ", height = " NIC_DIMENSION_RANGE
+                                      ", framerate = (fraction) [ 0/1, MAX ], "
+                                      "parsed = (boolean) true"));
+
+static void gst_nic_enc_set_property(GObject* object, guint prop_id, const GValue* value,
+                                     GParamSpec* pspec) {
+  GstNicEnc* self = GST_NIC_ENC(object);
+  if (gst_nic_settings_set_property(&self->settings, object, prop_id, value)) return;
+  switch (prop_id) {
+    case PROP_QP:
+      GST_OBJECT_LOCK(self);
+      self->qp = g_value_get_float(value);
+      self->rc_changed = TRUE;
+      GST_OBJECT_UNLOCK(self);
+      break;
+    case PROP_RATE_CONTROL:
+      GST_OBJECT_LOCK(self);
+      self->rate_control = g_value_get_enum(value);
+      self->rc_changed = TRUE;
+      GST_OBJECT_UNLOCK(self);
+      break;
+    case PROP_BITRATE:
+      GST_OBJECT_LOCK(self);
+      self->bitrate = g_value_get_uint(value);
+      self->rc_changed = TRUE;
+      GST_OBJECT_UNLOCK(self);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+  }
+}
+
+static void gst_nic_enc_get_property(GObject* object, guint prop_id, GValue* value,
+                                     GParamSpec* pspec) {
+  GstNicEnc* self = GST_NIC_ENC(object);
+  if (gst_nic_settings_get_property(&self->settings, object, prop_id, value)) return;
+  switch (prop_id) {
+    case PROP_QP:
+      GST_OBJECT_LOCK(self);
+      g_value_set_float(value, self->qp);
+      GST_OBJECT_UNLOCK(self);
+      break;
+    case PROP_RATE_CONTROL:
+      GST_OBJECT_LOCK(self);
+      g_value_set_enum(value, self->rate_control);
+      GST_OBJECT_UNLOCK(self);
+      break;
+    case PROP_BITRATE:
+      GST_OBJECT_LOCK(self);
+      g_value_set_uint(value, self->bitrate);
+      GST_OBJECT_UNLOCK(self);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+  }
+}
+
+static void gst_nic_enc_finalize(GObject* object) {
+  gst_nic_settings_clear(&GST_NIC_ENC(object)->settings);
+  G_OBJECT_CLASS(gst_nic_enc_parent_class)->finalize(object);
+}
+
+static gboolean gst_nic_enc_start(GstVideoEncoder* encoder) {
+  GstNicEnc* self = GST_NIC_ENC(encoder);
+  self->context = gst_nic_settings_open_context(&self->settings, GST_ELEMENT(self));
+  return self->context != NULL;
+}
+
+static gboolean gst_nic_enc_stop(GstVideoEncoder* encoder) {
+  GstNicEnc* self = GST_NIC_ENC(encoder);
+  g_clear_pointer(&self->input_state, gst_video_codec_state_unref);
+  g_clear_pointer(&self->controller, nic_rate_controller_destroy);
+  g_clear_pointer(&self->context, nic_context_destroy);
+  return TRUE;
+}
+
+/* Brings the rate controller in line with the properties and the framerate (first frame, or
+ * after a change). Its buffer state carries over a reconfiguration. */
+static gboolean update_rate_controller(GstNicEnc* self) {
+  NicRateControlConfig config;
+  nic_rate_control_config_init(&config);
+  GST_OBJECT_LOCK(self);
+  gboolean changed = self->rc_changed || !self->controller;
+  self->rc_changed = FALSE;
+  config.mode = self->rate_control;
+  config.qp = self->qp;
+  config.bitrate = self->bitrate * 1000.0;
+  GST_OBJECT_UNLOCK(self);
+  if (!changed) return TRUE;
+
+  const GstVideoInfo* info = &self->input_state->info;
+  if (GST_VIDEO_INFO_FPS_N(info) > 0 && GST_VIDEO_INFO_FPS_D(info) > 0) {
+    config.framerate = (double)GST_VIDEO_INFO_FPS_N(info) / GST_VIDEO_INFO_FPS_D(info);
+  } else {
+    config.framerate = FALLBACK_FPS;
+    if (config.mode != NIC_RATE_CONSTANT_QP)
+      GST_WARNING_OBJECT(self, "variable framerate: rate control assumes %.0f frames/s",
+                         FALLBACK_FPS);
+  }
+  NicStatus status = self->controller ? nic_rate_controller_reconfigure(self->controller, &config)
+                                      : nic_rate_controller_create(&config, &self->controller);
+  if (status != NIC_OK) {
+    GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS,
+                      ("nicenc: invalid rate control settings: %s", nic_last_error()),
+                      ("mode %d, qp %.2f, bitrate %.0f bit/s, framerate %.3f", config.mode,
+                       config.qp, config.bitrate, config.framerate));
+    return FALSE;
+  }
+  GST_INFO_OBJECT(self, "rate control: mode %d, qp %.2f, bitrate %.0f bit/s at %.3f frames/s",
+                  config.mode, config.qp, config.bitrate, config.framerate);
+  return TRUE;
+}
+
+static gboolean gst_nic_enc_set_format(GstVideoEncoder* encoder, GstVideoCodecState* state) {
+  GstNicEnc* self = GST_NIC_ENC(encoder);
+  g_clear_pointer(&self->input_state, gst_video_codec_state_unref);
+  self->input_state = gst_video_codec_state_ref(state);
+  GST_OBJECT_LOCK(self);
+  self->rc_changed = TRUE; /* the framerate may have changed */
+  GST_OBJECT_UNLOCK(self);
+
+  /* The base class adds width, height, framerate and pixel-aspect-ratio from the input. */
+  GstCaps* caps = gst_caps_new_simple(GST_NIC_CAPS_NAME, "parsed", G_TYPE_BOOLEAN, TRUE, NULL);
+  GstVideoCodecState* output = gst_video_encoder_set_output_state(encoder, caps, state);
+  gst_video_codec_state_unref(output);
+
+  /* Each frame is output before the next one is accepted: no extra latency. */
+  gst_video_encoder_set_latency(encoder, 0, 0);
+
+  GstTagList* tags = gst_tag_list_new(GST_TAG_VIDEO_CODEC, "nic", GST_TAG_ENCODER, "nicenc", NULL);
+  gst_video_encoder_merge_tags(encoder, tags, GST_TAG_MERGE_REPLACE);
+  gst_tag_list_unref(tags);
+  return gst_video_encoder_negotiate(encoder);
+}
+
+static gboolean gst_nic_enc_propose_allocation(GstVideoEncoder* encoder, GstQuery* query) {
+  /* Strided and offset planes are fine: libnic takes a stride. */
+  gst_query_add_allocation_meta(query, GST_VIDEO_META_API_TYPE, NULL);
+  return GST_VIDEO_ENCODER_CLASS(gst_nic_enc_parent_class)->propose_allocation(encoder, query);
+}
+
+static void free_nic_buffer(gpointer data) {
+  nic_buffer_free(data);
+  g_free(data);
+}
+
+static GstFlowReturn gst_nic_enc_handle_frame(GstVideoEncoder* encoder, GstVideoCodecFrame* frame) {
+  GstNicEnc* self = GST_NIC_ENC(encoder);
+  /* Property changes made while playing apply from this frame on. */
+  if (!self->input_state || !update_rate_controller(self)) {
+    gst_video_codec_frame_unref(frame);
+    return GST_FLOW_ERROR;
+  }
+  GstVideoFrame video;
+  if (!gst_video_frame_map(&video, &self->input_state->info, frame->input_buffer, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR(self, STREAM, ENCODE, ("nicenc: could not map the input frame"), (NULL));
+    gst_video_codec_frame_unref(frame);
+    return GST_FLOW_ERROR;
+  }
+
+  NicBuffer* encoded = g_new0(NicBuffer, 1);
+  float qp = 0;
+  NicStatus status = nic_encode_rgb_controlled(
+      self->context, self->controller, GST_VIDEO_FRAME_PLANE_DATA(&video, 0),
+      GST_VIDEO_FRAME_WIDTH(&video), GST_VIDEO_FRAME_HEIGHT(&video),
+      GST_VIDEO_FRAME_PLANE_STRIDE(&video, 0), encoded, &qp);
+  gst_video_frame_unmap(&video);
+  if (status != NIC_OK) {
+    GST_ELEMENT_ERROR(
+        self, STREAM, ENCODE,
+        ("nicenc: could not encode frame %u: %s", frame->system_frame_number, nic_last_error()),
+        ("nic_encode_rgb_controlled: %s", nic_status_string(status)));
+    g_free(encoded);
+    gst_video_codec_frame_unref(frame);
+    return GST_FLOW_ERROR;
+  }
+
+  /* The qp as stored in the frame (1/256 resolution). */
+  NicFrameInfo info;
+  double coded_qp = nic_peek_frame(encoded->data, encoded->size, &info) == NIC_OK ? info.qp : qp;
+  GST_LOG_OBJECT(self, "frame %u: %" G_GSIZE_FORMAT " bytes at qp %.3f", frame->system_frame_number,
+                 encoded->size, coded_qp);
+
+  frame->output_buffer = gst_buffer_new_wrapped_full(0, encoded->data, encoded->size, 0,
+                                                     encoded->size, encoded, free_nic_buffer);
+  gst_nic_buffer_add_frame_meta(frame->output_buffer, coded_qp);
+  GST_VIDEO_CODEC_FRAME_SET_SYNC_POINT(frame);
+  return gst_video_encoder_finish_frame(encoder, frame);
+}
+
+static GstFlowReturn gst_nic_enc_finish(GstVideoEncoder* encoder) {
+  /* Drain at EOS: every frame has already been pushed by handle_frame. */
+  GST_DEBUG_OBJECT(encoder, "drain: no frames pending");
+  return GST_FLOW_OK;
+}
+
+static void gst_nic_enc_class_init(GstNicEncClass* klass) {
+  GObjectClass* gobject_class = G_OBJECT_CLASS(klass);
+  GstElementClass* element_class = GST_ELEMENT_CLASS(klass);
+  GstVideoEncoderClass* encoder_class = GST_VIDEO_ENCODER_CLASS(klass);
+
+  gobject_class->set_property = gst_nic_enc_set_property;
+  gobject_class->get_property = gst_nic_enc_get_property;
+  gobject_class->finalize = gst_nic_enc_finalize;
+
+  g_object_class_install_property(
+      gobject_class, PROP_QP,
+      g_param_spec_float("qp", "Quantization parameter",
+                         "Quality of every frame with rate-control=constant-qp: lower = better "
+                         "quality and more bits; fractional values allowed. May be changed while "
+                         "playing: applies from the next frame.",
+                         NIC_QP_MIN, NIC_QP_MAX, DEFAULT_QP,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property(
+      gobject_class, PROP_RATE_CONTROL,
+      g_param_spec_enum("rate-control", "Rate control",
+                        "How each frame's qp is chosen. May be changed while playing.",
+                        GST_TYPE_NIC_RATE_CONTROL, DEFAULT_RATE_CONTROL,
+                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property(
+      gobject_class, PROP_BITRATE,
+      g_param_spec_uint("bitrate", "Bitrate",
+                        "Target bitrate in kbit/s for rate-control=cbr or abr (at the input "
+                        "framerate). May be changed while playing.",
+                        1, 2000000, DEFAULT_BITRATE,
+                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  gst_nic_settings_install_properties(gobject_class);
+  gst_type_mark_as_plugin_api(GST_TYPE_NIC_RATE_CONTROL, 0);
+
+  gst_element_class_add_static_pad_template(element_class, &sink_template);
+  gst_element_class_add_static_pad_template(element_class, &src_template);
+  gst_element_class_set_static_metadata(
+      element_class, "nic encoder", "Codec/Encoder/Video/Image",
+      "Encodes RGB frames with the nic neural image codec (every frame intra-coded)", "nic");
+
+  encoder_class->start = GST_DEBUG_FUNCPTR(gst_nic_enc_start);
+  encoder_class->stop = GST_DEBUG_FUNCPTR(gst_nic_enc_stop);
+  encoder_class->set_format = GST_DEBUG_FUNCPTR(gst_nic_enc_set_format);
+  encoder_class->propose_allocation = GST_DEBUG_FUNCPTR(gst_nic_enc_propose_allocation);
+  encoder_class->handle_frame = GST_DEBUG_FUNCPTR(gst_nic_enc_handle_frame);
+  encoder_class->finish = GST_DEBUG_FUNCPTR(gst_nic_enc_finish);
+
+  GST_DEBUG_CATEGORY_INIT(gst_nic_enc_debug, "nicenc", 0, "nic encoder");
+}
+
+static void gst_nic_enc_init(GstNicEnc* self) {
+  self->qp = DEFAULT_QP;
+  self->rate_control = DEFAULT_RATE_CONTROL;
+  self->bitrate = DEFAULT_BITRATE;
+  GST_PAD_SET_ACCEPT_TEMPLATE(GST_VIDEO_ENCODER_SINK_PAD(self));
+}
