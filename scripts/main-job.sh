@@ -42,3 +42,9 @@ if [ -f build/gst-plugin/libgstnic.so ]; then
   printf "%-22s %9d bytes  PSNR %.2f dB  %.2f s\n" "$name" "$(stat -c %s "$out/$name.gst.nic")" \
     "$(build/tools/nic psnr "$png" "$out/$name.gst.png")" "$(echo "$end-$start" | bc -l)"
 fi
+
+# FFmpeg: the samples as a sequence, PNG -> nic in Matroska -> PNG, with ffprobe's view.
+if [ -x build/ffmpeg-codec/prefix/bin/ffmpeg ]; then
+  echo "== FFmpeg: ffmpeg -i frames -c:v nic out.mkv, then back to PNG =="
+  ffmpeg-codec/roundtrip.sh "$samples" "$out/ffmpeg" "$qp"
+fi

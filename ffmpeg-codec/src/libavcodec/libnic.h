@@ -1,0 +1,42 @@
+/*
+ * Helpers shared by the libnic encoder and decoder.
+ *
+ * This file is part of FFmpeg.
+ *
+ * FFmpeg is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Lesser General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ *
+ * FFmpeg is distributed in the hope that it will be useful,
+ * but WITHOUT ANY WARRANTY; without even the implied warranty of
+ * MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+ * Lesser General Public License for more details.
+ *
+ * You should have received a copy of the GNU Lesser General Public
+ * License along with FFmpeg; if not, write to the Free Software
+ * Foundation, Inc., 51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA
+ */
+
+#ifndef AVCODEC_LIBNIC_H
+#define AVCODEC_LIBNIC_H
+
+#include <nic/nic.h>
+
+#include "avcodec.h"
+
+/**
+ * Open a libnic context: the model at model_path (NULL or "": libnic's default, which the
+ * environment variable NIC_MODEL overrides) on device (NULL: cpu) with avctx->thread_count
+ * threads (0: libnic's default). Logs the failure.
+ */
+int ff_libnic_open(AVCodecContext *avctx, const char *model_path, const char *device,
+                   NicContext **out);
+
+/** The AVERROR for a libnic status. */
+int ff_libnic_averror(NicStatus status);
+
+/** Log a libnic failure (with nic_last_error()) and return its AVERROR. */
+int ff_libnic_error(void *log_ctx, NicStatus status, const char *what);
+
+#endif /* AVCODEC_LIBNIC_H */

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The encoder's options: -qp, -q:v / -qscale:v and -global_quality (lambda units) give the qp
+# written into each frame header; -q:v beyond 63 is refused; -b:v runs rate control (cbr keeps
+# every frame within its budget plus the buffer, abr holds the average); a missing model and an
+# absent device fail with a message; -threads and -model are accepted (encoder and decoder);
+# the ffmpeg tool shows the qp as q=.
+source "$(dirname "$0")/common.sh"
+
+make_sources 4 32x32
+src=src_32x32_%03d.png
+
+# "options|expected qp_fixed" (qp * 256); all encoded in one ffmpeg run.
+cases=(
+  "|$((24 * 256))"                          # default -qp 24
+  "-qp 12.5|$((25 * 128))"
+  "-q:v 30|$((30 * 256))"
+  "-qscale:v 7.5|$((15 * 128))"
+  "-global_quality 2950|$((25 * 256))"      # 2950 / FF_QP2LAMBDA (118) = qp 25
+  "-qp 40 -q:v 10|$((10 * 256))"            # -q:v wins over -qp
+  "-qp 0|0"
+  "-qp 63|$((63 * 256))"
+  "-threads 1 -model $NIC_MODEL|$((24 * 256))"
+  "-rc cqp -b:v 100k|$((24 * 256))"         # -b:v ignored, with a warning
+)
+outs=() k=0
+for c in "${cases[@]}"; do
+  outs+=(-map 0:v -c:v nic ${c%|*} -f nic "q_$k.nic")
+  k=$((k + 1))
+done
+"$FFMPEG" -nostdin -hide_banner -loglevel warning -y -i "$src" "${outs[@]}" > log.txt 2>&1 \
+  || { cat log.txt; fail "encoding with the options failed"; }
+k=0
+for c in "${cases[@]}"; do
+  got="$(frame_qp_fixed "q_$k.nic")"
+  [ "$got" = "${c#*|}" ] || fail "'${c%|*}' wrote qp_fixed $got, expected ${c#*|}"
+  echo "   '${c%|*}' -> qp $(awk -v q="$got" 'BEGIN { printf "%g", q / 256 }')"
+  k=$((k + 1))
+done
+grep -q "b:v is ignored" log.txt || { cat log.txt; fail "no warning for -rc cqp -b:v"; }
+
+note "rate control: -b:v with -rc cbr and -rc abr"
+# A budget halfway between the frames' sizes at qp 0 and at qp 63.
+s0="$(frames q_6.nic | awk '{ s += $2 } END { print s / NR }')"
+s63="$(frames q_7.nic | awk '{ s += $2 } END { print s / NR }')"
+budget="$(awk -v a="$s0" -v b="$s63" 'BEGIN { printf "%d", (a + b) / 2 }')"
+rate=$((budget * 8 * 25))
+echo "   mean frame: $s0 bytes at qp 0, $s63 at qp 63; budget $budget bytes/frame = $rate bit/s at 25 fps"
+ff -r 25 -i "$src" \
+  -map 0:v -c:v nic -b:v "$rate" -rc cbr -bufsize $((rate / 25)) -f nic cbr.nic \
+  -map 0:v -c:v nic -b:v "$rate" -rc abr -rc_window 4 -f nic abr.nic
+frames cbr.nic | awk -v b="$budget" '{ printf "   cbr frame: %d bytes, qp %.2f\n", $2, $3
+    if ($2 > 2 * b) { print "   over budget plus buffer"; bad = 1 } total += $2 }
+  END { if (NR != 4 || total > 5 * b) { print "   frames " NR ", total " total; bad = 1 } exit bad }' \
+  || fail "cbr frames exceed their budget"
+frames abr.nic | awk -v b="$budget" '{ printf "   abr frame: %d bytes, qp %.2f\n", $2, $3; total += $2 }
+  END { if (NR != 4 || total > 5 * b) { print "   frames " NR ", total " total; bad = 1 } exit bad }' \
+  || fail "abr total exceeds the budget"
+[ "$(frames cbr.nic | awk '{ print $3 }' | sort -u | wc -l)" -ge 1 ] || fail "no qp in cbr.nic"
+
+note "ffmpeg reports the qp as q="
+"$FFMPEG" -nostdin -hide_banner -y -i "$src" -c:v nic -q:v 33 -f nic q.nic 2>&1 | tr '\r' '\n' \
+  | grep -q "q=33.0" || fail "no q=33.0 in ffmpeg's progress line"
+
+# must_fail "OPTIONS" PATTERN
+must_fail() {
+  local opts="$1" pattern="$2" rc=0
+  "$FFMPEG" -nostdin -hide_banner -loglevel error -y -i "$src" -c:v nic $opts -f nic bad.nic > log.txt 2>&1 || rc=$?
+  sed 's/^/   | /' log.txt | head -n 3
+  [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] || fail "'$opts' exited with $rc"
+  grep -Eqi "$pattern" log.txt || fail "'$opts': no message matching /$pattern/"
+}
+note "-b:v with -q:v is refused"
+must_fail "-b:v 100k -q:v 20" "either a bit rate"
+note "-q:v 70 is refused"
+must_fail "-q:v 70" "qp runs from 0 to 63"
+note "a missing model is an error"
+must_fail "-model $work/no-such-model.safetensors" "no-such-model"
+note "an absent device is an error"
+must_fail "-device cuda:7" "cuda"
+
+note "decoder options: -threads, -model"
+ff -threads 1 -model "$NIC_MODEL" -i q_1.nic -fps_mode passthrough -f framemd5 dec.raw
+[ "$(grep -vc '^#' dec.raw)" -eq 4 ] || fail "decoded $(grep -vc '^#' dec.raw) frames"
+echo "PASS options"
