@@ -5,4 +5,14 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 [ -d build ] || meson setup build >/dev/null
 ninja -C build
-meson test -C build --print-errorlogs "$@"
+status=0
+meson test -C build --print-errorlogs "$@" || status=$?
+# One plain summary line, whatever the runner's own format.
+python3 - build/meson-logs/testlog.json <<'PY'
+import json, sys
+results = [json.loads(line)["result"] for line in open(sys.argv[1]) if line.strip()]
+passed = sum(r in ("OK", "EXPECTEDFAIL") for r in results)
+skipped = sum(r == "SKIP" for r in results)
+print(f"{passed} passed, {len(results) - passed - skipped} failed, {skipped} skipped")
+PY
+exit $status
