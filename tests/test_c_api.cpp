@@ -137,7 +137,8 @@ TEST(CApiContext, ReportsModelAndDeviceProblems) {
   o.model_path = cut.c_str();
   EXPECT_EQ(nic_context_create(&o, &ctx), NIC_ERROR_MODEL);
 
-  o.model_path = test_model_path().c_str();
+  const std::string model = test_model_path();  // outlives every use of o.model_path
+  o.model_path = model.c_str();
   o.device = "cuda";
   EXPECT_EQ(nic_context_create(&o, &ctx), NIC_ERROR_DEVICE);
   EXPECT_NE(std::string(nic_last_error()).find("CUDA"), std::string::npos);
