@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -23,6 +24,10 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Set by SIGINT/SIGTERM: the loop checkpoints after the current step and exits.
+volatile std::sig_atomic_t stop_requested = 0;
+void request_stop(int) { stop_requested = 1; }
 
 struct TrainOptions {
   std::string data = "../shared/data/train";
@@ -168,8 +173,10 @@ int run(const TrainOptions& opt, const std::string& export_path) {
   auto last_checkpoint = Clock::now();
   int64_t window_steps = 0;
 
+  std::signal(SIGINT, request_stop);
+  std::signal(SIGTERM, request_stop);
   model->train();
-  while (step < opt.steps) {
+  while (step < opt.steps && !stop_requested) {
     const double lr = (opt.lr_decay_at > 0 && step >= opt.lr_decay_at) ? opt.lr * 0.1 : opt.lr;
     for (auto& group : optimizer.param_groups())
       static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
@@ -229,7 +236,7 @@ int run(const TrainOptions& opt, const std::string& export_path) {
         std::chrono::duration<double>(Clock::now() - last_checkpoint).count() >
         opt.checkpoint_minutes * 60;
     const bool validate_due = opt.validate_every > 0 && step % opt.validate_every == 0;
-    if (checkpoint_due || validate_due || step == opt.steps) {
+    if (checkpoint_due || validate_due || step == opt.steps || stop_requested) {
       Checkpoint::save(checkpoint_path, model, optimizer, step);
       last_checkpoint = Clock::now();
     }
@@ -241,6 +248,7 @@ int run(const TrainOptions& opt, const std::string& export_path) {
       model->train();
     }
   }
+  if (stop_requested) log.line("stopped at step " + std::to_string(step) + ", checkpoint saved");
   return 0;
 }
 
