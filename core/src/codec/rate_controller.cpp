@@ -52,7 +52,8 @@ RateController::FrameBudget RateController::next_budget() const {
   const double per_frame = per_frame_bytes();
   if (config_.mode == NIC_RATE_CBR) {
     const double buffer = per_frame * config_.framerate * config_.buffer_seconds;
-    const double max_bytes = per_frame + std::max(0.0, buffer - debt_bytes_);
+    // Saved credit never lets a frame exceed its budget plus one buffer.
+    const double max_bytes = per_frame + std::clamp(buffer - debt_bytes_, 0.0, buffer);
     const double target = std::clamp(per_frame - debt_bytes_ / kCbrRepayFrames, 0.25 * per_frame,
                                      max_bytes);
     return {target, max_bytes};
