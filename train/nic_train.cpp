@@ -44,6 +44,7 @@ struct TrainOptions {
   int64_t validate_every = 2000;
   int64_t log_every = 50;
   uint64_t seed = 1;
+  std::string init_from;  // weights file to start a new run from (when the run has no checkpoint)
   nic::ModelConfig config;  // for a new run; a resumed run keeps its own
 };
 
@@ -62,6 +63,8 @@ void usage() {
       "  --validate-every N      real encode/decode of the validation set every N steps (default 2000)\n"
       "  --log-every N           progress line period in steps (default 50)\n"
       "  --widths A,B,C --latent N --hyper N --blocks N   size of a new model\n"
+      "  --init-from WEIGHTS     start a run without checkpoint from a weights file (e.g. the\n"
+      "                          shipped model: training continues on another machine)\n"
       "  --export PATH           write the run's current weights as safetensors and exit");
 }
 
@@ -126,7 +129,13 @@ int run(const TrainOptions& opt, const std::string& export_path) {
   const std::string checkpoint_path = opt.run + "/checkpoint.pt";
 
   nic::ModelConfig config = opt.config;
-  if (std::filesystem::exists(config_path)) {
+  const bool resume = std::filesystem::exists(checkpoint_path);
+  nic::CodecWeights init;
+  if (!resume && !opt.init_from.empty()) {
+    init = nic::load_weights(opt.init_from, torch::kCPU);
+    config = init.config;
+    std::ofstream(config_path) << config.to_json() << "\n";
+  } else if (std::filesystem::exists(config_path)) {
     std::ifstream in(config_path);
     std::stringstream text;
     text << in.rdbuf();
@@ -140,8 +149,15 @@ int run(const TrainOptions& opt, const std::string& export_path) {
   model->to(device);
   torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(opt.lr));
   int64_t step = 0;
-  if (std::filesystem::exists(checkpoint_path)) {
+  if (resume) {
     step = Checkpoint::load(checkpoint_path, model, optimizer, device);
+  } else if (init.model) {
+    // Same architecture, same parameter names: copy them over; Adam's moments start afresh.
+    torch::NoGradGuard no_grad;
+    auto source = init.model->named_parameters();
+    for (auto& p : model->named_parameters()) p.value().copy_(source[p.key()]);
+    if (auto it = init.metadata.find("nic.training_steps"); it != init.metadata.end())
+      step = std::stoll(it->second);
   }
   Log log(opt.run + "/train.log");
 
@@ -286,6 +302,7 @@ int main(int argc, char** argv) {
       else if (arg == "--hyper") opt.config.hyper_channels = std::stoi(value());
       else if (arg == "--blocks") opt.config.blocks_per_stage = std::stoi(value());
       else if (arg == "--export") export_path = value();
+      else if (arg == "--init-from") opt.init_from = value();
       else throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "unknown option " + arg + " (see --help)");
     }
     if (opt.batch < 1 || opt.crop < 64 || opt.crop % 64 || opt.threads < 1)
