@@ -18,9 +18,13 @@ mkdir -p "$out"
 rm -f "$out"/[0-9][0-9][0-9][0-9].png "$out/frames.mkv" "$out/psnr.log"
 now() { date +%s.%N; }
 
+# A sequence has one size: frames of other sizes are scaled to the first one's.
+first=$(ls "$samples"/*.png | sort | head -n 1)
+read -r w h < <("$fp" -v error -select_streams v:0 -show_entries stream=width,height -of csv=p=0:s=x "$first" | tr x ' ')
+
 echo "== ffmpeg -c:v nic: $samples/*.png -> $out/frames.mkv -> PNG (qp $qp) =="
 t0=$(now)
-"$ff" -nostdin -v error -y -pattern_type glob -i "$samples/*.png" -c:v nic -qp "$qp" "$out/frames.mkv"
+"$ff" -nostdin -v error -y -pattern_type glob -i "$samples/*.png" -vf "scale=$w:$h" -c:v nic -qp "$qp" "$out/frames.mkv"
 t1=$(now)
 "$ff" -nostdin -v error -y -i "$out/frames.mkv" -fps_mode passthrough -start_number 0 "$out/%04d.png"
 t2=$(now)
@@ -28,9 +32,15 @@ t2=$(now)
 "$fp" -v error -count_frames -select_streams v:0 \
   -show_entries stream=codec_name,codec_tag_string,width,height,nb_read_frames \
   -of compact=p=0 "$out/frames.mkv"
-read -r w h < <("$fp" -v error -select_streams v:0 -show_entries stream=width,height -of csv=p=0:s=x "$out/frames.mkv" | tr x ' ')
-"$ff" -nostdin -v error -pattern_type glob -i "$samples/*.png" -start_number 0 -i "$out/%04d.png" \
-  -lavfi "[0:v]format=rgb24[a];[1:v]format=rgb24[b];[a][b]psnr=stats_file=$out/psnr.log" -f null -
+# PSNR per frame against the source at the sequence size (scaled like the encoder input).
+nic="${NIC_CLI:-build/tools/nic}"
+i=0
+for png in $(ls "$samples"/*.png | sort); do
+  "$ff" -nostdin -v error -y -i "$png" -vf "scale=$w:$h" -pix_fmt rgb24 "$out/ref.png"
+  echo "psnr_avg:$("$nic" psnr "$out/ref.png" "$(printf "$out/%04d.png" "$i")")"
+  i=$((i + 1))
+done > "$out/psnr.log"
+rm -f "$out/ref.png"
 "$fp" -v error -select_streams v:0 -show_entries packet=size -of csv=p=0 "$out/frames.mkv" > "$out/sizes.txt"
 
 ls "$samples"/*.png | sort > "$out/names.txt"
