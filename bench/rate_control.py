@@ -92,14 +92,7 @@ def parse_args(argv):
                    help="constant-qp search: at most this many encodes per stream (default 10)")
     p.add_argument("--scene-frames", type=int, default=15,
                    help="frames per scene, i.e. a scene cut every N frames (default 15)")
-    p.add_argument("--images", default=os.path.normpath(os.path.join(REPO, "..", "shared", "data", "valid")),
-                   help="folder of PNG photos (default: ../shared/data/valid)")
-    p.add_argument("--out", default=os.path.join(REPO, "build", "bench-rc"),
-                   help="output folder (default: build/bench-rc)")
-    p.add_argument("--nic", default=os.path.join(REPO, "build", "tools", "nic"),
-                   help="the nic CLI (default: build/tools/nic)")
-    p.add_argument("--model", default=os.path.join(REPO, "models", "nic-default.safetensors"),
-                   help="nic model (default: models/nic-default.safetensors)")
+    rd.add_input_args(p, "bench-rc")
     p.add_argument("--ffmpeg", default=os.path.join(REPO, "build", "ffmpeg-codec", "prefix", "bin", "ffmpeg"),
                    help="ffmpeg that makes the sequence (default: build/ffmpeg-codec/prefix/bin/ffmpeg, "
                         "else ffmpeg on PATH)")

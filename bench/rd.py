@@ -188,18 +188,23 @@ def snapshot_nic(nic, model, dest, log):
     return nic_copy, model_copy
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(
-        prog="bench/rd.sh",
-        description="RD benchmark of nic against JPEG, WebP, AVIF and JPEG XL (PSNR over RGB).")
+def add_input_args(p, out_name):
+    """The options every nic benchmark shares: images, output folder, CLI and model."""
     p.add_argument("--images", default=os.path.normpath(os.path.join(REPO, "..", "shared", "data", "valid")),
                    help="folder of PNG images (default: ../shared/data/valid)")
-    p.add_argument("--out", default=os.path.join(REPO, "build", "bench-rd"),
-                   help="output folder (default: build/bench-rd)")
+    p.add_argument("--out", default=os.path.join(REPO, "build", out_name),
+                   help="output folder (default: build/%s)" % out_name)
     p.add_argument("--nic", default=os.path.join(REPO, "build", "tools", "nic"),
                    help="the nic CLI (default: build/tools/nic)")
     p.add_argument("--model", default=os.path.join(REPO, "models", "nic-default.safetensors"),
                    help="nic model (default: models/nic-default.safetensors)")
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="bench/rd.sh",
+        description="RD benchmark of nic against JPEG, WebP, AVIF and JPEG XL (PSNR over RGB).")
+    add_input_args(p, "bench-rd")
     p.add_argument("--nic-qps", help='nic qp values, e.g. "0 8 16 24 32 40 48 56 63"')
     p.add_argument("--jpeg-qualities", help="cjpeg -quality values")
     p.add_argument("--webp-qualities", help="cwebp -q values")
