@@ -2,6 +2,7 @@
 // streams (budgets, buffer, average), and changes mid-stream.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <numeric>
@@ -130,6 +131,68 @@ TEST_F(RateControl, AbrHoldsTheAverageOverTheWindow) {
   EXPECT_NEAR(total / frames, per_frame, 0.02 * per_frame);
 }
 
+TEST_F(RateControl, AbrPeakRateBucketNeverOverflows) {
+  const uint32_t w = 128, h = 128;
+  NicRateControlConfig c;
+  nic_rate_control_config_init(&c);
+  c.mode = NIC_RATE_ABR;
+  c.framerate = 30;
+  // The most detailed window of the photograph, at a budget low in its reachable range: finer
+  // qps can then take several budgets.
+  std::vector<uint8_t> detailed;
+  double per_frame = 0;
+  for (uint32_t y = 0; y + h <= photo_->height; y += h)
+    for (uint32_t x = 0; x + w <= photo_->width; x += w) {
+      std::vector<uint8_t> candidate = window(x, y, w, h);
+      const double size = double(size_at(candidate, w, h, 50));
+      if (size > per_frame) per_frame = size, detailed = std::move(candidate);
+    }
+  c.bitrate = per_frame * 8 * c.framerate;
+  c.max_bitrate = 1.1 * c.bitrate;
+  c.buffer_seconds = 0.05;  // 1.65 frames' worth at the peak rate
+  c.window_frames = 4;
+  Controller controller(c);
+  // The same leaky bucket, kept by the test: it drains at the peak rate.
+  const double drain = c.max_bitrate / c.framerate / 8, bucket = c.max_bitrate * 0.05 / 8;
+  double fill = 0, fullest = 0;
+  const std::vector<uint8_t> flat(size_t(w) * h * 3, 128);
+  for (int i = 0; i < 20; ++i) {
+    // Flat frames leave ABR credit that it wants to spend on the detailed frames after them;
+    // the peak rate must stop that.
+    const std::vector<uint8_t>& rgb = i < 8 ? flat : detailed;
+    float qp = 0;
+    const double size = double(encode_controlled(ctx(), controller.rc, rgb, w, h, &qp));
+    fill = std::max(0.0, fill + size - drain);
+    fullest = std::max(fullest, fill);
+    if (qp < 63.0f) {
+      EXPECT_LE(fill, bucket + 1.0) << "frame " << i << " qp " << qp;
+    }
+  }
+  EXPECT_GT(fullest, 0.8 * bucket);  // the cap was what held the frames back
+}
+
+TEST_F(RateControl, FramesCodedOutsideTheControllerAreCounted) {
+  const uint32_t w = 128, h = 96;
+  const std::vector<uint8_t> rgb = window(300, 200, w, h);
+  NicRateControlConfig c;
+  nic_rate_control_config_init(&c);
+  c.mode = NIC_RATE_CBR;
+  c.framerate = 10;
+  const double per_frame = double(size_at(rgb, w, h, 40));
+  c.bitrate = per_frame * 8 * c.framerate;
+  Controller fresh(c), borrowed(c);
+  // Three frames forced to a fine qp overdraw the buffer of one stream...
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(nic_rate_controller_frame_coded(borrowed.rc, size_at(rgb, w, h, 5)), NIC_OK);
+  // ...which then codes the same frame smaller than a stream without debt.
+  float qp_fresh = 0, qp_borrowed = 0;
+  const size_t a = encode_controlled(ctx(), fresh.rc, rgb, w, h, &qp_fresh);
+  const size_t b = encode_controlled(ctx(), borrowed.rc, rgb, w, h, &qp_borrowed);
+  EXPECT_LT(b, a);
+  EXPECT_GT(qp_borrowed, qp_fresh);
+  EXPECT_EQ(nic_rate_controller_frame_coded(nullptr, 10), NIC_ERROR_INVALID_ARGUMENT);
+}
+
 TEST_F(RateControl, ChangesApplyFromTheNextFrame) {
   const uint32_t w = 128, h = 96;
   const std::vector<uint8_t> rgb = window(300, 200, w, h);
@@ -173,6 +236,12 @@ TEST(RateControlConfig, RejectsNonsense) {
   c.max_qp = 63;
   c.mode = static_cast<NicRateControlMode>(7);
   EXPECT_EQ(nic_rate_controller_create(&c, &rc), NIC_ERROR_INVALID_ARGUMENT);
+  c.mode = NIC_RATE_ABR;
+  c.max_bitrate = 0.5e6;  // peak below the average
+  EXPECT_EQ(nic_rate_controller_create(&c, &rc), NIC_ERROR_INVALID_ARGUMENT);
+  c.max_bitrate = -1;
+  EXPECT_EQ(nic_rate_controller_create(&c, &rc), NIC_ERROR_INVALID_ARGUMENT);
+  c.max_bitrate = 0;
   c.mode = NIC_RATE_CONSTANT_QP;
   c.qp = 70;
   EXPECT_EQ(nic_rate_controller_create(&c, &rc), NIC_ERROR_INVALID_ARGUMENT);

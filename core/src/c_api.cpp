@@ -196,6 +196,7 @@ void nic_rate_control_config_init(NicRateControlConfig* config) {
   config->window_frames = 30;
   config->min_qp = NIC_QP_MIN;
   config->max_qp = NIC_QP_MAX;
+  config->max_bitrate = 0;
 }
 
 NicStatus nic_rate_controller_create(const NicRateControlConfig* config,
@@ -212,6 +213,11 @@ NicStatus nic_rate_controller_reconfigure(NicRateController* controller,
 }
 
 void nic_rate_controller_destroy(NicRateController* controller) { delete controller; }
+
+NicStatus nic_rate_controller_frame_coded(NicRateController* controller, size_t bytes) {
+  if (!controller) return fail(NIC_ERROR_INVALID_ARGUMENT, "NULL argument");
+  return guarded([&] { controller->controller.frame_coded(bytes); });
+}
 
 NicStatus nic_encode_rgb_controlled(NicContext* context, NicRateController* controller,
                                     const uint8_t* rgb, uint32_t width, uint32_t height,

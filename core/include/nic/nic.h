@@ -111,7 +111,7 @@ NicStatus nic_encode_rgb_target_size(NicContext* context, const uint8_t* rgb, ui
 typedef enum NicRateControlMode {
   NIC_RATE_CONSTANT_QP = 0, /* every frame at config.qp */
   NIC_RATE_CBR = 1,         /* every frame within its budget plus the buffer */
-  NIC_RATE_ABR = 2          /* average bitrate over a window of frames; frames vary more */
+  NIC_RATE_ABR = 2          /* average bitrate over a window of frames; frames vary more (VBR) */
 } NicRateControlMode;
 
 typedef struct NicRateControlConfig {
@@ -122,11 +122,16 @@ typedef struct NicRateControlConfig {
   double buffer_seconds; /* CBR buffer: a frame may borrow up to bitrate * buffer_seconds bits */
   int window_frames;     /* ABR: frames over which the average is held */
   float min_qp, max_qp;  /* qp range the controller may use */
+  double max_bitrate;    /* ABR: peak rate in bits per second (0 = none). A leaky bucket that
+                            drains at max_bitrate and holds max_bitrate * buffer_seconds bits
+                            caps every frame, as a VBV does; must be >= bitrate. CBR ignores it:
+                            its bucket drains at bitrate. */
 } NicRateControlConfig;
 
 typedef struct NicRateController NicRateController;
 
-/* Fills *config with defaults: constant qp 24, 1 s buffer, 30-frame window, qp range 0..63. */
+/* Fills *config with defaults: constant qp 24, 1 s buffer, 30-frame window, qp range 0..63,
+ * no peak rate. */
 void nic_rate_control_config_init(NicRateControlConfig* config);
 NicStatus nic_rate_controller_create(const NicRateControlConfig* config,
                                      NicRateController** out_controller);
@@ -134,6 +139,10 @@ NicStatus nic_rate_controller_create(const NicRateControlConfig* config,
 NicStatus nic_rate_controller_reconfigure(NicRateController* controller,
                                           const NicRateControlConfig* config);
 void nic_rate_controller_destroy(NicRateController* controller);
+
+/* Counts a frame of the stream that was coded outside the controller (e.g. at a qp forced by the
+ * application with nic_encode_rgb), so that the buffer and the average stay right. */
+NicStatus nic_rate_controller_frame_coded(NicRateController* controller, size_t bytes);
 
 /* Encodes the next frame of a stream under the controller; *qp_used (may be NULL) gets its qp. */
 NicStatus nic_encode_rgb_controlled(NicContext* context, NicRateController* controller,

@@ -31,6 +31,10 @@ void validate(const NicRateControlConfig& c) {
           NIC_ERROR_INVALID_ARGUMENT, "rate control: buffer_seconds must be in [0, 60]");
   require(c.window_frames >= 1 && c.window_frames <= 100000, NIC_ERROR_INVALID_ARGUMENT,
           "rate control: window_frames must be >= 1");
+  require(std::isfinite(c.max_bitrate) && c.max_bitrate >= 0 && c.max_bitrate < 1e12,
+          NIC_ERROR_INVALID_ARGUMENT, "rate control: max_bitrate must be >= 0 (0 = no peak rate)");
+  require(c.max_bitrate == 0 || c.mode != NIC_RATE_ABR || c.max_bitrate >= c.bitrate,
+          NIC_ERROR_INVALID_ARGUMENT, "rate control: max_bitrate must not be below bitrate");
 }
 
 }  // namespace
@@ -59,11 +63,19 @@ RateController::FrameBudget RateController::next_budget() const {
     return {target, max_bytes};
   }
   const double target = std::max(0.25 * per_frame, per_frame - debt_bytes_ / config_.window_frames);
-  return {target, std::max(target, kAbrMaxFrameBudgets * per_frame)};
+  double max_bytes = std::max(target, kAbrMaxFrameBudgets * per_frame);
+  if (has_peak_rate()) {
+    // What the peak-rate bucket can take this frame: one frame's drain plus its free space.
+    max_bytes = std::min(max_bytes, peak_drain_bytes() +
+                                        std::max(0.0, peak_bucket_bytes() - peak_fill_bytes_));
+  }
+  return {std::min(target, max_bytes), max_bytes};
 }
 
 void RateController::frame_coded(size_t bytes) {
   if (config_.mode == NIC_RATE_CONSTANT_QP) return;
+  if (has_peak_rate())
+    peak_fill_bytes_ = std::max(0.0, peak_fill_bytes_ + double(bytes) - peak_drain_bytes());
   debt_bytes_ += double(bytes) - per_frame_bytes();
   if (config_.mode == NIC_RATE_CBR) {
     // A leaky bucket holds no more credit than its size.

@@ -29,8 +29,13 @@ class RateController {
   double buffer_level() const { return debt_bytes_; }  // bytes above the budget so far
 
  private:
+  bool has_peak_rate() const { return config_.mode == NIC_RATE_ABR && config_.max_bitrate > 0; }
+  double peak_drain_bytes() const { return config_.max_bitrate / config_.framerate / 8.0; }
+  double peak_bucket_bytes() const { return config_.max_bitrate * config_.buffer_seconds / 8.0; }
+
   NicRateControlConfig config_;
   double debt_bytes_ = 0;  // sum of (size - per-frame budget), clamped to the buffer
+  double peak_fill_bytes_ = 0;  // ABR with a peak rate: content of the leaky bucket
 };
 
 }  // namespace nic
