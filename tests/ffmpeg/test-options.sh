@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The encoder's options: -qp, -q:v / -qscale:v and -global_quality (lambda units) give the qp
 # written into each frame header; -q:v beyond 63 is refused; -b:v runs rate control (cbr keeps
-# every frame within its budget plus the buffer, abr holds the average); a missing model and an
+# every frame within its budget plus the buffer, abr holds the average, -maxrate/-bufsize cap
+# it); -rc_override sets the qp of frame ranges, with and without rate control; a missing model and an
 # absent device fail with a message; -threads and -model are accepted (encoder and decoder);
 # the ffmpeg tool shows the qp as q=.
 source "$(dirname "$0")/common.sh"
@@ -57,6 +58,34 @@ frames abr.nic | awk -v b="$budget" '{ printf "   abr frame: %d bytes, qp %.2f\n
   || fail "abr total exceeds the budget"
 [ "$(frames cbr.nic | awk '{ print $3 }' | sort -u | wc -l)" -ge 1 ] || fail "no qp in cbr.nic"
 
+note "-maxrate: equal to -b:v selects cbr; above it caps abr by a leaky bucket of -bufsize"
+peak=$((rate * 5 / 4)) bucket_bits=$((rate / 10))
+"$FFMPEG" -nostdin -hide_banner -loglevel verbose -y -r 25 -i "$src" \
+  -map 0:v -c:v nic -b:v "$rate" -maxrate "$rate" -f nic maxcbr.nic \
+  -map 0:v -c:v nic -b:v "$rate" -maxrate "$peak" -bufsize "$bucket_bits" -f nic vbv.nic \
+  > log.txt 2>&1 || { cat log.txt; fail "encoding with -maxrate failed"; }
+grep -q "rate control cbr: $rate bit/s" log.txt || { grep "rate control" log.txt; fail "-maxrate = -b:v is not cbr"; }
+grep -q "rate control abr: $rate bit/s at 25.000 frame/s, peak $peak bit/s, buffer 0.08 s" log.txt \
+  || { grep "rate control" log.txt; fail "-maxrate/-bufsize not mapped onto the peak rate"; }
+# The bucket drains peak/25/8 bytes a frame and holds bufsize/8 bytes.
+frames vbv.nic | awk -v d="$peak" -v b="$bucket_bits" '{ fill += $2 - d / 200; if (fill < 0) fill = 0
+    printf "   vbv frame: %d bytes, qp %.2f, bucket %d of %d bytes\n", $2, $3, fill, b / 8
+    if (fill > b / 8 + 1 && $3 < 63) bad = 1 } END { exit bad }' || fail "a frame overflowed the -maxrate bucket"
+
+note "-rc_override sets the qp of frame ranges, alone and under rate control"
+ff -r 25 -i "$src" \
+  -map 0:v -c:v nic -qp 10 -rc_override "1,2,50" -f nic override.nic \
+  -map 0:v -c:v nic -b:v "$rate" -rc cbr -rc_override "0,0,2/3,3,60" -f nic override-cbr.nic
+[ "$(frames override.nic | awk '{ printf "%g ", $3 }')" = "10 50 50 10 " ] \
+  || fail "-rc_override 1,2,50 with -qp 10 gave qps $(frames override.nic | awk '{ printf "%g ", $3 }')"
+# The forced qp 2 frame overdraws the buffer: the controller counts it and codes the next frame
+# coarser than the same frame in plain cbr.
+plain_qp1="$(frames cbr.nic | awk 'NR == 2 { print $3 }')"
+frames override-cbr.nic | awk -v p="$plain_qp1" '{ printf "   frame %d: %d bytes, qp %.2f\n", NR - 1, $2, $3 }
+    NR == 1 && $3 != 2 { bad = 1 } NR == 4 && $3 != 60 { bad = 1 }
+    NR == 2 && $3 <= p { print "   frame 1 at qp " $3 ", plain cbr " p ": the forced frame was not counted"; bad = 1 }
+    END { exit bad }' || fail "-rc_override under cbr: wrong qps"
+
 note "ffmpeg reports the qp as q="
 "$FFMPEG" -nostdin -hide_banner -y -i "$src" -c:v nic -q:v 33 -f nic q.nic 2>&1 | tr '\r' '\n' \
   | grep -q "q=33.0" || fail "no q=33.0 in ffmpeg's progress line"
@@ -71,6 +100,10 @@ must_fail() {
 }
 note "-b:v with -q:v is refused"
 must_fail "-b:v 100k -q:v 20" "either a bit rate"
+note "-maxrate below -b:v, -maxrate without -b:v, quality-factor overrides are refused"
+must_fail "-b:v 200k -maxrate 100k" "below -b:v"
+must_fail "-maxrate 100k" "needs an average bit rate"
+must_fail "-rc_override 0,1,-50" "quality factors"
 note "-q:v 70 is refused"
 must_fail "-q:v 70" "qp runs from 0 to 63"
 note "a missing model is an error"

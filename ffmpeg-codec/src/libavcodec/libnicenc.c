@@ -26,14 +26,19 @@
  * values allowed. For each frame, the first of these that is set decides it:
  *   1. AVFrame.quality > 0 (lambda units): qp = quality / FF_QP2LAMBDA. The ffmpeg tool copies
  *      -q:v / -global_quality into every frame, API users can set it per frame.
- *   2. -q:v N (sets global_quality = N * FF_QP2LAMBDA and the qscale flag) or
+ *   2. -rc_override "start,end,qp/..." (frame numbers in coding order, from 0): qp for the
+ *      frames of each range. Quality factors (negative q) are refused: nic has no qscale.
+ *   3. -q:v N (sets global_quality = N * FF_QP2LAMBDA and the qscale flag) or
  *      -global_quality L (lambda units): qp = global_quality / FF_QP2LAMBDA.
- *   3. -b:v (rate control, -rc abr or cbr): libnic picks each frame's qp so that the frame
- *      fits the budget the controller gives it (libnic's exact bit estimate; the analysis
- *      transform runs once per frame). -bufsize sets the CBR buffer, -qmin/-qmax the qp range,
- *      -rc_window the ABR averaging window. API users may change AVCodecContext.bit_rate
- *      between frames; the controller follows from the next frame.
- *   4. the private option -qp (default 24).
+ *   4. -b:v (rate control): libnic picks each frame's qp so that the frame fits the budget the
+ *      controller gives it (libnic's exact bit estimate; the analysis transform runs once per
+ *      frame). -rc cbr keeps every frame within its share of -b:v plus the -bufsize buffer;
+ *      -rc abr holds -b:v over -rc_window frames, and -maxrate with -bufsize caps it by a
+ *      leaky bucket (VBV). -maxrate equal to -b:v selects cbr. -qmin/-qmax bound the qp.
+ *      API users may change AVCodecContext.bit_rate between frames; the controller follows
+ *      from the next frame. Frames whose qp is forced by 1. or 2. are still counted by the
+ *      controller, so the stream keeps its rate.
+ *   5. the private option -qp (default 24).
  * The qp written into the frame (1/256 steps) is reported as encoder stats side data
  * (quality = qp * FF_QP2LAMBDA), which the ffmpeg tool shows as "q=".
  */
@@ -66,6 +71,7 @@ typedef struct LibNicEncodeContext {
     NicRateController *rc;         ///< rate control (-b:v), or NULL
     NicRateControlConfig rc_config;
     uint8_t *flip_buffer;  ///< a top-down copy of frames with negative linesize
+    int64_t frame_number;  ///< frames coded so far (for -rc_override)
 } LibNicEncodeContext;
 
 static const char *rate_mode_name(int mode)
@@ -81,8 +87,21 @@ static av_cold int setup_rate_control(AVCodecContext *avctx)
     int mode = ctx->rc_mode;
     NicStatus status;
 
-    if (mode == RC_AUTO)
-        mode = avctx->bit_rate > 0 ? NIC_RATE_ABR : NIC_RATE_CONSTANT_QP;
+    if (avctx->rc_max_rate > 0 && avctx->bit_rate <= 0) {
+        av_log(avctx, AV_LOG_ERROR, "-maxrate needs an average bit rate (-b:v)\n");
+        return AVERROR(EINVAL);
+    }
+    if (avctx->rc_max_rate > 0 && avctx->rc_max_rate < avctx->bit_rate) {
+        av_log(avctx, AV_LOG_ERROR, "-maxrate %"PRId64" is below -b:v %"PRId64"\n",
+               avctx->rc_max_rate, avctx->bit_rate);
+        return AVERROR(EINVAL);
+    }
+    if (mode == RC_AUTO) {
+        if (avctx->bit_rate <= 0)
+            mode = NIC_RATE_CONSTANT_QP;
+        else  /* as with x264: a peak rate equal to the average means constant bit rate */
+            mode = avctx->rc_max_rate == avctx->bit_rate ? NIC_RATE_CBR : NIC_RATE_ABR;
+    }
     if (mode == NIC_RATE_CONSTANT_QP) {
         if (avctx->bit_rate > 0)
             av_log(avctx, AV_LOG_WARNING, "-rc cqp: -b:v is ignored\n");
@@ -110,8 +129,14 @@ static av_cold int setup_rate_control(AVCodecContext *avctx)
         av_log(avctx, AV_LOG_ERROR, "Rate control needs the frame rate (-r)\n");
         return AVERROR(EINVAL);
     }
+    if (mode == NIC_RATE_ABR && avctx->rc_max_rate > 0)
+        c->max_bitrate = avctx->rc_max_rate;
+    else if (mode == NIC_RATE_CBR && avctx->rc_max_rate > avctx->bit_rate)
+        av_log(avctx, AV_LOG_WARNING, "-rc cbr: the buffer drains at -b:v; -maxrate is ignored\n");
+    /* -bufsize is in bits: the bucket drains at the peak rate if there is one. */
     if (avctx->rc_buffer_size > 0)
-        c->buffer_seconds = (double)avctx->rc_buffer_size / avctx->bit_rate;
+        c->buffer_seconds = (double)avctx->rc_buffer_size /
+                            (c->max_bitrate > 0 ? c->max_bitrate : c->bitrate);
     if (ctx->rc_window > 0)
         c->window_frames = ctx->rc_window;
     if (avctx->qmin >= 0)
@@ -128,9 +153,9 @@ static av_cold int setup_rate_control(AVCodecContext *avctx)
     if (status != NIC_OK)
         return ff_libnic_error(avctx, status, "nic_rate_controller_create");
     av_log(avctx, AV_LOG_VERBOSE, "rate control %s: %"PRId64" bit/s at %.3f frame/s, "
-           "buffer %.2f s, window %d frames, qp %g..%g\n", rate_mode_name(mode),
-           avctx->bit_rate, c->framerate, c->buffer_seconds, c->window_frames,
-           c->min_qp, c->max_qp);
+           "peak %.0f bit/s, buffer %.2f s, window %d frames, qp %g..%g\n",
+           rate_mode_name(mode), avctx->bit_rate, c->framerate, c->max_bitrate,
+           c->buffer_seconds, c->window_frames, c->min_qp, c->max_qp);
     return 0;
 }
 
@@ -149,6 +174,38 @@ static int update_rate_control(AVCodecContext *avctx)
     if (status != NIC_OK)
         return ff_libnic_error(avctx, status, "nic_rate_controller_reconfigure");
     return 0;
+}
+
+/* -rc_override: nic takes a qp per range; ffmpeg stores it as qscale. */
+static av_cold int check_overrides(AVCodecContext *avctx)
+{
+    for (int i = 0; i < avctx->rc_override_count; i++) {
+        const RcOverride *o = &avctx->rc_override[i];
+        if (o->qscale <= 0) {
+            av_log(avctx, AV_LOG_ERROR, "-rc_override %d,%d: quality factors (negative or zero "
+                   "q) are not supported; give a qp from 0 to 63 (0.01 for the finest)\n",
+                   o->start_frame, o->end_frame);
+            return AVERROR(EINVAL);
+        }
+        if (o->qscale > NIC_QP_MAX || o->start_frame < 0 || o->end_frame < o->start_frame) {
+            av_log(avctx, AV_LOG_ERROR, "-rc_override %d,%d,%d: need 0 <= start <= end and a qp "
+                   "from 0 to 63\n", o->start_frame, o->end_frame, o->qscale);
+            return AVERROR(EINVAL);
+        }
+    }
+    return 0;
+}
+
+/* The qp -rc_override sets for a frame, or -1. The last matching range wins. */
+static int override_qp(const AVCodecContext *avctx, int64_t frame_number)
+{
+    int qp = -1;
+    for (int i = 0; i < avctx->rc_override_count; i++) {
+        const RcOverride *o = &avctx->rc_override[i];
+        if (frame_number >= o->start_frame && frame_number <= o->end_frame)
+            qp = o->qscale;
+    }
+    return qp;
 }
 
 static av_cold int libnic_encode_init(AVCodecContext *avctx)
@@ -173,6 +230,9 @@ static av_cold int libnic_encode_init(AVCodecContext *avctx)
             return AVERROR(EINVAL);
         }
     }
+    ret = check_overrides(avctx);
+    if (ret < 0)
+        return ret;
     ret = setup_rate_control(avctx);
     if (ret < 0)
         return ret;
@@ -197,6 +257,7 @@ static int libnic_encode_frame(AVCodecContext *avctx, AVPacket *pkt,
     NicFrameInfo info;
     NicStatus status;
     float qp = ctx->base_qp;
+    int forced = 0;  /* the frame's own quality or -rc_override sets its qp */
     int ret;
 
     if (frame->width < width || frame->height < height) {
@@ -206,13 +267,18 @@ static int libnic_encode_frame(AVCodecContext *avctx, AVPacket *pkt,
     }
 
     if (frame->quality > 0) {
+        forced = 1;
         qp = (float)frame->quality / FF_QP2LAMBDA;
         if (qp > NIC_QP_MAX) {
             av_log(avctx, AV_LOG_WARNING, "Frame quality %d (qp %.2f) is beyond nic's largest "
                    "qp; using %.0f\n", frame->quality, qp, NIC_QP_MAX);
             qp = NIC_QP_MAX;
         }
+    } else if (override_qp(avctx, ctx->frame_number) >= 0) {
+        forced = 1;
+        qp = override_qp(avctx, ctx->frame_number);
     }
+    ctx->frame_number++;
 
     if (stride < 0) { /* libnic takes top-down rows: copy a bottom-up frame */
         int row_bytes = width * 3;
@@ -224,7 +290,7 @@ static int libnic_encode_frame(AVCodecContext *avctx, AVPacket *pkt,
         stride = row_bytes;
     }
 
-    if (ctx->rc && frame->quality <= 0) {
+    if (ctx->rc && !forced) {
         ret = update_rate_control(avctx);
         if (ret < 0)
             return ret;
@@ -233,10 +299,12 @@ static int libnic_encode_frame(AVCodecContext *avctx, AVPacket *pkt,
         if (status != NIC_OK)
             return ff_libnic_error(avctx, status, "nic_encode_rgb_controlled");
     } else {
-        /* A frame's own quality bypasses rate control (the controller does not count it). */
         status = nic_encode_rgb(ctx->nic, pixels, width, height, stride, qp, &out);
         if (status != NIC_OK)
             return ff_libnic_error(avctx, status, "nic_encode_rgb");
+        /* A forced qp bypasses the controller, which still counts the frame. */
+        if (ctx->rc)
+            nic_rate_controller_frame_coded(ctx->rc, out.size);
     }
 
     /* The qp the frame really carries (1/256 steps). */
@@ -283,11 +351,11 @@ static const AVOption libnic_encode_options[] = {
     { "qp",     "Quantization parameter, 0 (best) to 63 (fewest bits), fractional allowed; "
                 "-q:v / -global_quality and per-frame quality override it",
                 OFFSET(qp),     AV_OPT_TYPE_FLOAT,  { .dbl = NIC_DEFAULT_QP }, NIC_QP_MIN, NIC_QP_MAX, VE },
-    { "rc",     "Rate control when -b:v is given (default: abr)",
+    { "rc",     "Rate control when -b:v is given (default: abr, or cbr when -maxrate equals -b:v)",
                 OFFSET(rc_mode), AV_OPT_TYPE_INT, { .i64 = RC_AUTO }, RC_AUTO, NIC_RATE_ABR, VE, "rc" },
         { "cqp", "constant qp (-qp / -q:v); -b:v is ignored", 0, AV_OPT_TYPE_CONST, { .i64 = NIC_RATE_CONSTANT_QP }, 0, 0, VE, "rc" },
         { "cbr", "every frame within its share of -b:v plus the -bufsize buffer", 0, AV_OPT_TYPE_CONST, { .i64 = NIC_RATE_CBR }, 0, 0, VE, "rc" },
-        { "abr", "-b:v on average over -rc_window frames", 0, AV_OPT_TYPE_CONST, { .i64 = NIC_RATE_ABR }, 0, 0, VE, "rc" },
+        { "abr", "-b:v on average over -rc_window frames, peaks capped by -maxrate/-bufsize", 0, AV_OPT_TYPE_CONST, { .i64 = NIC_RATE_ABR }, 0, 0, VE, "rc" },
     { "rc_window", "ABR: frames over which the average bit rate is held (0 = libnic's default, 30)",
                 OFFSET(rc_window), AV_OPT_TYPE_INT, { .i64 = 0 }, 0, INT_MAX, VE },
     { "model",  "Weights file (.safetensors); default: libnic's default model, or the "
