@@ -7,7 +7,7 @@
  * a GstNicFrameMeta (see gstnic.h) with the qp it was coded at. Frames are encoded synchronously
  * in handle_frame, so the encoder adds no frames of latency and has nothing left to drain at EOS.
  *
- * Rate: rate-control=constant-qp (default) codes every frame at `qp`; cbr and abr make libnic's
+ * Rate: rate-control=cqp (default) codes every frame at `qp`; cbr and vbr make libnic's
  * rate controller pick each frame's qp for `bitrate` at the stream's framerate. qp, rate-control
  * and bitrate may change while playing and apply from the next frame.
  */
@@ -41,10 +41,14 @@ enum { PROP_QP = GST_NIC_PROP_FIRST_OWN, PROP_RATE_CONTROL, PROP_BITRATE };
 static GType gst_nic_rate_control_get_type(void) {
   static gsize type = 0;
   static const GEnumValue values[] = {
-      {NIC_RATE_CONSTANT_QP, "Every frame at the qp property", "constant-qp"},
+      {NIC_RATE_CONSTANT_QP, "Every frame at the qp property", "cqp"},
       {NIC_RATE_CBR, "Constant bitrate: every frame within its share of bitrate plus a 1 s buffer",
        "cbr"},
-      {NIC_RATE_ABR, "Average bitrate over 30 frames; frames vary more", "abr"},
+      {NIC_RATE_ABR, "Variable bitrate: bitrate on average over 30 frames; frames vary more",
+       "vbr"},
+      /* Older names, still accepted. */
+      {NIC_RATE_CONSTANT_QP, "Same as cqp", "constant-qp"},
+      {NIC_RATE_ABR, "Same as vbr (average bitrate)", "abr"},
       {0, NULL, NULL}};
   if (g_once_init_enter(&type))
     g_once_init_leave(&type, g_enum_register_static("GstNicRateControl", values));
@@ -286,7 +290,7 @@ static void gst_nic_enc_class_init(GstNicEncClass* klass) {
   g_object_class_install_property(
       gobject_class, PROP_BITRATE,
       g_param_spec_uint("bitrate", "Bitrate",
-                        "Target bitrate in kbit/s for rate-control=cbr or abr (at the input "
+                        "Target bitrate in kbit/s for rate-control=cbr or vbr (at the input "
                         "framerate). May be changed while playing.",
                         1, 2000000, DEFAULT_BITRATE,
                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));

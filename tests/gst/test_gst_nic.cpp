@@ -390,7 +390,8 @@ TEST(NicEnc, QpChangeWhilePlaying) {
 }
 
 // rate-control=cbr set while playing: from the next frame on, the rate controller picks each
-// frame's qp so the frames fit the bitrate.
+// frame's qp so the frames fit the bitrate. Then rate-control=vbr (by its nick, as gst-launch sets
+// it) at a lower bitrate, also while playing.
 TEST(NicEnc, RateControlSetWhilePlaying) {
   const int width = 64, height = 48;
   Bytes picture = MakePicture(width, height, 14);
@@ -406,11 +407,21 @@ TEST(NicEnc, RateControlSetWhilePlaying) {
 
   Harness enc("nicenc qp=4");
   gst_harness_set_src_caps_str(enc.h, RawCaps(width, height, fps).c_str());
+  // The vbr phase: halfway between the cbr budget and the coarse frame.
+  const guint vbr_kbps = static_cast<guint>((budget + coarse[0].size()) / 2 * 8 * fps / 1000);
+  const double vbr_budget = vbr_kbps * 1000.0 / 8 / fps;
   std::vector<size_t> sizes;
   std::vector<double> qps;
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < 14; ++i) {
     if (i == 2)
       g_object_set(enc.Find("nicenc"), "rate-control", 1 /* cbr */, "bitrate", kbps, nullptr);
+    if (i == 8) {
+      gst_util_set_object_arg(G_OBJECT(enc.Find("nicenc")), "rate-control", "vbr");
+      g_object_set(enc.Find("nicenc"), "bitrate", vbr_kbps, nullptr);
+      gint mode = -1;
+      g_object_get(enc.Find("nicenc"), "rate-control", &mode, nullptr);
+      EXPECT_EQ(mode, NIC_RATE_ABR);
+    }
     ASSERT_EQ(gst_harness_push(enc.h, PictureBuffer(picture, width, height, i * GST_SECOND / fps)),
               GST_FLOW_OK);
     GstBuffer* out = Pull(enc.h);
@@ -430,6 +441,12 @@ TEST(NicEnc, RateControlSetWhilePlaying) {
   std::printf("cbr %u kbit/s (%.0f bytes/frame): mean %.0f bytes, qp %.2f..%.2f\n", kbps, budget,
               total / 6, qps[2], qps[7]);
   EXPECT_LE(total / 6, budget * 1.15);
+  double vbr_total = 0;
+  for (int i = 8; i < 14; ++i) vbr_total += sizes[i];
+  std::printf("vbr %u kbit/s (%.0f bytes/frame): mean %.0f bytes, qp %.2f..%.2f\n", vbr_kbps,
+              vbr_budget, vbr_total / 6, qps[8], qps[13]);
+  EXPECT_LT(vbr_total, total) << "the lower vbr bitrate must give smaller frames";
+  EXPECT_LE(vbr_total / 6, vbr_budget * 1.15);
 }
 
 // EOS drains: every pushed frame comes out before the EOS event.
