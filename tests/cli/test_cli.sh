@@ -43,6 +43,42 @@ cat "$tmp/a.nic" "$tmp/b.nic" >"$tmp/stream.nic"
 cmp -s "$tmp/f00.png" "$tmp/a2.png" && ok || bad "frame 0 differs from the single decode"
 expect_fail "2 frames without a pattern" "pattern" "$nic" decode "$tmp/stream.nic" -o "$tmp/x.png"
 
+# Target size: the chosen qp gives the largest frame not over the target, within 3% of it.
+"$nic" encode "$sample" -o "$tmp/q0.nic" --qp 0 >/dev/null
+"$nic" encode "$sample" -o "$tmp/q63.nic" --qp 63 >/dev/null
+target=$(( ($(stat -c %s "$tmp/q0.nic") + $(stat -c %s "$tmp/q63.nic")) / 2 ))
+"$nic" encode "$sample" -o "$tmp/t.nic" --target-bytes "$target" >"$tmp/out" && ok || bad "--target-bytes"
+got=$(stat -c %s "$tmp/t.nic")
+[ "$got" -le "$target" ] && [ $((got * 100)) -ge $((target * 97)) ] && ok \
+  || bad "--target-bytes $target gave $got bytes: $(cat "$tmp/out")"
+pixels=$("$nic" info "$tmp/t.nic" | sed -n 's/.* \([0-9]*\)x\([0-9]*\).*/\1 \2/p' | head -n 1 | awk '{ print $1 * $2 }')
+bpp=$(awk -v t="$target" -v p="$pixels" 'BEGIN { printf "%.6f", t * 8 / p }')
+"$nic" encode "$sample" -o "$tmp/b.nic" --target-bpp "$bpp" >/dev/null && ok || bad "--target-bpp"
+got_bpp=$(stat -c %s "$tmp/b.nic")
+[ "$got_bpp" -le "$target" ] && [ $((got_bpp * 100)) -ge $((target * 97)) ] && ok \
+  || bad "--target-bpp $bpp ($pixels pixels) gave $got_bpp bytes, target $target"
+
+# encode-seq: constant bitrate over a sequence (a folder of frames), every frame within its budget
+# plus the buffer, each frame's qp and size printed; vbr with a peak rate.
+mkdir "$tmp/seq"
+for i in 1 2 3 4 5 6; do cp "$sample" "$tmp/seq/f$i.png"; done
+cp "$tmp/a.png" "$tmp/seq/f3.png"  # a different picture mid-sequence
+fps=10 kbps=$(( target * 8 * 10 / 1000 ))
+budget=$(awk -v k="$kbps" 'BEGIN { print k * 1000 / 8 / 10 }')
+"$nic" encode-seq "$tmp/seq" -o "$tmp/seq.nic" --rc cbr --bitrate "$kbps" --fps $fps --buffer 0.2 >"$tmp/out" \
+  && ok || bad "encode-seq cbr: $(cat "$tmp/out")"
+[ "$(grep -c '^frame [0-9]*: .* qp [0-9.]* [0-9]* bytes' "$tmp/out")" = 6 ] && ok || bad "encode-seq output: $(cat "$tmp/out")"
+[ "$("$nic" info "$tmp/seq.nic" | grep -c '^frame')" = 6 ] && ok || bad "encode-seq wrote $("$nic" info "$tmp/seq.nic" | grep -c '^frame') frames"
+"$nic" info "$tmp/seq.nic" | grep '^frame' | sed -n 's/.* \([0-9]*\) bytes.*/\1/p' \
+  | awk -v b="$budget" '{ if ($1 > b * 3) bad = 1; total += $1 } END { if (total > 6 * b * 1.02) bad = 1; exit bad }' \
+  && ok || bad "encode-seq cbr sizes over budget $budget: $(cat "$tmp/out")"
+"$nic" encode-seq "$tmp/seq" -o "$tmp/vbr.nic" --rc vbr --bitrate "$kbps" --max-bitrate $((kbps * 2)) --fps $fps >/dev/null \
+  && ok || bad "encode-seq vbr with --max-bitrate"
+expect_fail "rc unknown" "cqp, cbr or vbr" "$nic" encode-seq "$tmp/seq" -o "$tmp/x.nic" --rc fast --bitrate 100
+expect_fail "cbr without bitrate" "needs --bitrate" "$nic" encode-seq "$tmp/seq" -o "$tmp/x.nic" --rc cbr
+expect_fail "peak with cbr" "vbr only" "$nic" encode-seq "$tmp/seq" -o "$tmp/x.nic" --rc cbr --bitrate 100 --max-bitrate 200
+expect_fail "peak below average" "max_bitrate" "$nic" encode-seq "$tmp/seq" -o "$tmp/x.nic" --rc vbr --bitrate 200 --max-bitrate 100
+
 # Errors.
 expect_fail "no output" "needs -o" "$nic" encode "$sample"
 expect_fail "missing input" "cannot open\|no such\|error" "$nic" encode "$tmp/none.png" -o "$tmp/x.nic"

@@ -24,8 +24,11 @@ const char* kUsage =
     "usage:\n"
     "  nic encode IN.png -o OUT.nic [--qp Q | --target-bytes N | --target-bpp X]\n"
     "             [--model PATH] [--device D] [--threads N]\n"
-    "  nic encode-seq IN... -o OUT.nic [--rc cqp|cbr|abr] [--qp Q] [--bitrate KBIT/S] [--fps F]\n"
-    "             [--buffer SECONDS] [--window FRAMES] [--min-qp Q] [--max-qp Q]\n"
+    "  nic encode-seq IN... -o OUT.nic [--rc cqp|cbr|vbr] [--qp Q] [--bitrate KBIT/S] [--fps F]\n"
+    "             [--buffer SECONDS] [--window FRAMES] [--max-bitrate KBIT/S]\n"
+    "             [--min-qp Q] [--max-qp Q]\n"
+    "       (vbr, also called abr: --bitrate on average over --window frames, peaks capped by\n"
+    "        --max-bitrate with a --buffer of that many seconds at the peak rate)\n"
     "       (IN: PNG files, a folder of PNGs, or a pattern such as frames/%04d.png;\n"
     "        writes a raw .nic stream and prints each frame's qp and size)\n"
     "  nic decode IN.nic -o OUT.png [--model PATH] [--device D] [--threads N]\n"
@@ -40,8 +43,8 @@ struct Arguments {
   std::string output;
   float qp = 24.0f;
   double target_bytes = 0, target_bpp = 0;
-  std::string rate_control;  // cqp, cbr, abr; empty = cbr with --bitrate, else cqp
-  double bitrate_kbps = 0, fps = 30, buffer_seconds = 1.0;
+  std::string rate_control;  // cqp, cbr, vbr (= abr); empty = cbr with --bitrate, else cqp
+  double bitrate_kbps = 0, max_bitrate_kbps = 0, fps = 30, buffer_seconds = 1.0;
   int window = 30;
   float min_qp = NIC_QP_MIN, max_qp = NIC_QP_MAX;
   std::string model, device = "cpu";
@@ -75,6 +78,7 @@ Arguments parse_arguments(int argc, char** argv, int first) {
     else if (arg == "--target-bpp") a.target_bpp = number(value());
     else if (arg == "--rc") a.rate_control = value();
     else if (arg == "--bitrate") a.bitrate_kbps = number(value());
+    else if (arg == "--max-bitrate") a.max_bitrate_kbps = number(value());
     else if (arg == "--fps") a.fps = number(value());
     else if (arg == "--buffer") a.buffer_seconds = number(value());
     else if (arg == "--window") a.window = int(number(value()));
@@ -214,11 +218,14 @@ int encode_sequence(const Arguments& a) {
   const std::string mode = a.rate_control.empty() ? (a.bitrate_kbps > 0 ? "cbr" : "cqp") : a.rate_control;
   if (mode == "cqp") rc.mode = NIC_RATE_CONSTANT_QP;
   else if (mode == "cbr") rc.mode = NIC_RATE_CBR;
-  else if (mode == "abr") rc.mode = NIC_RATE_ABR;
-  else throw UsageError("--rc must be cqp, cbr or abr");
+  else if (mode == "vbr" || mode == "abr") rc.mode = NIC_RATE_ABR;
+  else throw UsageError("--rc must be cqp, cbr or vbr (abr)");
+  if (a.max_bitrate_kbps > 0 && rc.mode != NIC_RATE_ABR)
+    throw UsageError("--max-bitrate caps --rc vbr only");
   if (rc.mode != NIC_RATE_CONSTANT_QP && a.bitrate_kbps <= 0) throw UsageError("--rc " + mode + " needs --bitrate");
   rc.qp = a.qp;
   rc.bitrate = a.bitrate_kbps * 1000.0;
+  rc.max_bitrate = a.max_bitrate_kbps * 1000.0;
   rc.framerate = a.fps;
   rc.buffer_seconds = a.buffer_seconds;
   rc.window_frames = a.window;
