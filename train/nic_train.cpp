@@ -39,6 +39,9 @@ struct TrainOptions {
   int crop = 128;
   double lr = 1e-4;
   int64_t lr_decay_at = 0;  // step from which lr is divided by 10 (0 = never)
+  // Linear lr ramp over the first steps of a fresh Adam state: its first updates are about lr
+  // for every parameter whatever the gradient's size, which wrecks an already trained model.
+  int64_t warmup_steps = 500;
   int threads = 2;
   double checkpoint_minutes = 5;
   int64_t validate_every = 2000;
@@ -58,6 +61,8 @@ void usage() {
       "  --batch N --crop N      batch size and crop side (default 8, 128)\n"
       "  --lr X                  Adam learning rate (default 1e-4)\n"
       "  --lr-decay-at N         divide lr by 10 from step N on (default never)\n"
+      "  --warmup-steps N        ramp lr up linearly over the first N steps of a new optimizer\n"
+      "                          state (new run or --init-from; default 500)\n"
       "  --threads N --device D  CPU threads (default 2); cpu, cuda or cuda:N\n"
       "  --checkpoint-minutes X  checkpoint period (default 5)\n"
       "  --validate-every N      real encode/decode of the validation set every N steps (default 2000)\n"
@@ -89,27 +94,31 @@ class Log {
 
 struct Checkpoint {
   static void save(const std::string& path, nic::ImageCodecModel& model, torch::optim::Adam& opt,
-                   int64_t step) {
+                   int64_t step, int64_t optimizer_start) {
     torch::serialize::OutputArchive archive;
     model->save(archive);
     torch::serialize::OutputArchive opt_archive;
     opt.save(opt_archive);
     archive.write("optimizer", opt_archive);
     archive.write("step", torch::tensor(step));
+    archive.write("optimizer_start", torch::tensor(optimizer_start));
     const std::string tmp = path + ".tmp";
     archive.save_to(tmp);
     std::filesystem::rename(tmp, path);
   }
+  // Returns the step and sets optimizer_start (the step at which the Adam state was created).
   static int64_t load(const std::string& path, nic::ImageCodecModel& model,
-                      torch::optim::Adam& opt, torch::Device device) {
+                      torch::optim::Adam& opt, torch::Device device, int64_t& optimizer_start) {
     torch::serialize::InputArchive archive;
     archive.load_from(path, device);
     model->load(archive);
     torch::serialize::InputArchive opt_archive;
     archive.read("optimizer", opt_archive);
     opt.load(opt_archive);
-    torch::Tensor step;
+    torch::Tensor step, start;
     archive.read("step", step);
+    // Checkpoints from before the warmup existed: their optimizer state is warm.
+    optimizer_start = archive.try_read("optimizer_start", start) ? start.item<int64_t>() : -(1 << 30);
     return step.item<int64_t>();
   }
 };
@@ -149,8 +158,9 @@ int run(const TrainOptions& opt, const std::string& export_path) {
   model->to(device);
   torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(opt.lr));
   int64_t step = 0;
+  int64_t optimizer_start = 0;
   if (resume) {
-    step = Checkpoint::load(checkpoint_path, model, optimizer, device);
+    step = Checkpoint::load(checkpoint_path, model, optimizer, device, optimizer_start);
   } else if (init.model) {
     // Same architecture, same parameter names: copy them over; Adam's moments start afresh.
     torch::NoGradGuard no_grad;
@@ -158,6 +168,7 @@ int run(const TrainOptions& opt, const std::string& export_path) {
     for (auto& p : model->named_parameters()) p.value().copy_(source[p.key()]);
     if (auto it = init.metadata.find("nic.training_steps"); it != init.metadata.end())
       step = std::stoll(it->second);
+    optimizer_start = step;
   }
   Log log(opt.run + "/train.log");
 
@@ -193,7 +204,9 @@ int run(const TrainOptions& opt, const std::string& export_path) {
   std::signal(SIGTERM, request_stop);
   model->train();
   while (step < opt.steps && !stop_requested) {
-    const double lr = (opt.lr_decay_at > 0 && step >= opt.lr_decay_at) ? opt.lr * 0.1 : opt.lr;
+    double lr = (opt.lr_decay_at > 0 && step >= opt.lr_decay_at) ? opt.lr * 0.1 : opt.lr;
+    if (step - optimizer_start < opt.warmup_steps)
+      lr *= double(step - optimizer_start + 1) / double(opt.warmup_steps);
     for (auto& group : optimizer.param_groups())
       static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
 
@@ -253,7 +266,7 @@ int run(const TrainOptions& opt, const std::string& export_path) {
         opt.checkpoint_minutes * 60;
     const bool validate_due = opt.validate_every > 0 && step % opt.validate_every == 0;
     if (checkpoint_due || validate_due || step == opt.steps || stop_requested) {
-      Checkpoint::save(checkpoint_path, model, optimizer, step);
+      Checkpoint::save(checkpoint_path, model, optimizer, step, optimizer_start);
       last_checkpoint = Clock::now();
     }
     if (validate_due || step == opt.steps) {
@@ -292,6 +305,7 @@ int main(int argc, char** argv) {
       else if (arg == "--crop") opt.crop = std::stoi(value());
       else if (arg == "--lr") opt.lr = std::stod(value());
       else if (arg == "--lr-decay-at") opt.lr_decay_at = std::stoll(value());
+      else if (arg == "--warmup-steps") opt.warmup_steps = std::stoll(value());
       else if (arg == "--threads") opt.threads = std::stoi(value());
       else if (arg == "--checkpoint-minutes") opt.checkpoint_minutes = std::stod(value());
       else if (arg == "--validate-every") opt.validate_every = std::stoll(value());
