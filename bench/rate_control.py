@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
-"""Rate-control benchmark (issue 6): frame-size accuracy of `nic encode-seq --rc cbr|abr` and the
-RD cost of rate control against a constant qp at the same average rate.
+"""Rate-control benchmark (issue 6): frame-size accuracy of nic's rate controller (cbr, abr; what
+`nic encode-seq --rc` runs) and the RD cost of rate control against a constant qp at the same
+average rate.
 
 1. Makes a test sequence (pans and static crops over the validation photos, a scene cut every
    --scene-frames frames) with FFmpeg, as PNGs in OUT/frames (kept and reused while the
    parameters are unchanged).
-2. For every bitrate and mode: `nic encode-seq --rc MODE --bitrate B --fps F --buffer S`; from the
+2. Starts build/bench/nic-seq-engine on the frames: it analyses each frame once through the C API
+   (nic_analyze_rgb) and codes the sequence on request for the cost of quantization and entropy
+   coding only, so the many codings below do not repeat the analysis transform.
+3. For every bitrate and mode: the sequence under the rate controller (nic_encode_analysis_controlled,
+   the same controller as `nic encode-seq --rc MODE --bitrate B --fps F --buffer S`); from the
    per-frame sizes: the mean of |size/budget - 1|, the mean of size/budget - 1, the worst frame, the
    average against the target, frames over budget + buffer and the peak of a leaky bucket.
-3. Decodes the stream, mean PSNR over the frames (`nic psnr`); finds by bisection the constant qp
-   whose average bytes/frame matches the stream's within --tolerance, decodes it, mean PSNR; the
-   difference is the RD cost of rate control at equal rate.
-4. Prints a markdown table (also OUT/rc.txt) and writes OUT/rc.csv and OUT/rc-frames.csv.
+4. Decodes the stream, mean PSNR over the frames; finds by bisection the constant qp whose average
+   bytes/frame matches the stream's within --tolerance, decodes it, mean PSNR; the difference is
+   the RD cost of rate control at equal rate.
+5. Prints a markdown table (also OUT/rc.txt) and writes OUT/rc.csv and OUT/rc-frames.csv.
 
 Run bench/rate-control.sh --help for the options; bench/README.md explains the output.
 Standard library only.
@@ -24,6 +29,7 @@ import math
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -50,10 +56,6 @@ PATHS = [
     ((0.0, 1.0), (1.0, 0.0)),   # diagonal pan, bottom left to top right
     ((0.2, 0.2), (0.6, 0.4)),   # slow drift
 ]
-
-FRAME_RE = re.compile(r"^frame (\d+): .* qp ([0-9.]+) (\d+) bytes.* ([0-9.]+) s$")
-DECODE_RE = re.compile(r"^(.*\.png): \d+x\d+ qp [0-9.]+, ([0-9.]+) s$")
-
 
 def parse_size(text):
     m = re.fullmatch(r"(\d+)x(\d+)", text.strip())
@@ -93,12 +95,14 @@ def parse_args(argv):
     p.add_argument("--scene-frames", type=int, default=15,
                    help="frames per scene, i.e. a scene cut every N frames (default 15)")
     rd.add_input_args(p, "bench-rc")
+    p.add_argument("--engine", default=os.path.join(REPO, "build", "bench", "nic-seq-engine"),
+                   help="the sequence engine (default: build/bench/nic-seq-engine)")
     p.add_argument("--ffmpeg", default=os.path.join(REPO, "build", "ffmpeg-codec", "prefix", "bin", "ffmpeg"),
                    help="ffmpeg that makes the sequence (default: build/ffmpeg-codec/prefix/bin/ffmpeg, "
                         "else ffmpeg on PATH)")
     p.add_argument("--threads", type=int, default=2, help="nic --threads (default 2)")
     p.add_argument("--keep", action="store_true",
-                   help="keep the .nic streams (in OUT/streams); decoded frames are always deleted")
+                   help="keep the .nic streams (in OUT/streams)")
     a = p.parse_args(argv)
     if a.frames < 1 or a.threads < 1 or a.scene_frames < 1 or a.max_cqp_runs < 1:
         p.error("--frames, --threads, --scene-frames and --max-cqp-runs must be at least 1")
@@ -189,11 +193,50 @@ def make_sequence(args, ffmpeg, log):
 
 # ---- encoding, decoding, measuring ------------------------------------------------------------
 
-class Stream:
-    """One encode-seq run: per-frame qp, bytes and codec seconds, and (once measured) PSNRs."""
+class Engine:
+    """nic-seq-engine as a child process: one command line in, one JSON line out."""
 
-    def __init__(self, path, qps, sizes, seconds, wall):
-        self.path, self.qps, self.sizes, self.seconds, self.wall = path, qps, sizes, seconds, wall
+    def __init__(self, argv, log):
+        self.log = log
+        try:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, universal_newlines=True)
+        except OSError as e:
+            raise BenchError("cannot run %s: %s" % (argv[0], e))
+        hello = self._read("starting nic-seq-engine")
+        self.analysis_seconds = hello["analysis_seconds"]
+
+    def _read(self, what):
+        line = self.proc.stdout.readline()
+        if not line:
+            err = self.proc.stderr.read().strip()
+            raise BenchError("%s: nic-seq-engine ended: %s" % (what, err[-2000:] or "no message"))
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            raise BenchError("%s: %s" % (what, reply.get("error")))
+        return reply
+
+    def call(self, command, what):
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self._read(what)
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            self.proc.wait()
+
+
+class Stream:
+    """One coding of the sequence: per-frame qp, bytes and codec seconds (the frame's analysis plus
+    its coding, i.e. what a single encode costs), and (once measured) PSNRs."""
+
+    def __init__(self, name, qps, sizes, seconds):
+        self.name, self.qps, self.sizes, self.seconds = name, qps, sizes, seconds
         self.psnrs = None
         self.decode_seconds = None
 
@@ -207,65 +250,34 @@ class Stream:
 
 
 class Bench:
-    def __init__(self, args, nic, model, frames, log):
-        self.args, self.nic, self.model, self.frames, self.log = args, nic, model, frames, log
-        self.work = None
+    def __init__(self, args, engine, frames, log):
+        self.args, self.engine, self.frames, self.log = args, engine, frames, log
         self.cqp_cache = {}
 
-    def common(self):
-        return ["--model", self.model, "--threads", str(self.args.threads)]
-
-    def encode(self, name, options, what):
-        path = os.path.join(self.work, name + ".nic")
-        wall, out = rd.run([self.nic, "encode-seq", os.path.join(self.args.out, "frames"), "-o", path]
-                           + options + self.common(), what)
-        qps, sizes, seconds = [], [], []
-        for line in out.splitlines():
-            m = FRAME_RE.match(line.strip())
-            if m:
-                if int(m.group(1)) != len(sizes):
-                    raise BenchError("%s: unexpected frame line %r" % (what, line))
-                qps.append(float(m.group(2)))
-                sizes.append(int(m.group(3)))
-                seconds.append(float(m.group(4)))
+    def encode(self, name, spec, what):
+        """Codes the sequence; spec is "cqp QP" or "cbr|abr KBIT/S FPS BUFFER_S"."""
+        reply = self.engine.call("encode %s %s" % (name, spec), what)
+        sizes = reply["sizes"]
         if len(sizes) != len(self.frames):
-            raise BenchError("%s: %d frame lines for %d frames" % (what, len(sizes), len(self.frames)))
-        if sum(sizes) != os.path.getsize(path):
-            raise BenchError("%s: frame sizes add up to %d, the stream holds %d bytes"
-                             % (what, sum(sizes), os.path.getsize(path)))
-        return Stream(path, qps, sizes, seconds, wall)
+            raise BenchError("%s: %d frames coded of %d" % (what, len(sizes), len(self.frames)))
+        seconds = [a + c for a, c in zip(self.engine.analysis_seconds, reply["seconds"])]
+        return Stream(name, reply["qps"], sizes, seconds)
 
     def measure_psnr(self, stream, what):
-        """Decodes the stream into a scratch folder and computes each frame's PSNR."""
+        """Decodes the stream and computes each frame's PSNR over RGB."""
         if stream.psnrs is not None:
             return
-        folder = tempfile.mkdtemp(prefix="dec-", dir=self.work)
-        try:
-            _, out = rd.run([self.nic, "decode", stream.path, "-o", os.path.join(folder, "d%04d.png")]
-                            + self.common(), "decoding " + what)
-            seconds = [float(m.group(2)) for m in map(DECODE_RE.match, out.splitlines()) if m]
-            psnrs = []
-            for i, original in enumerate(self.frames):
-                decoded = os.path.join(folder, "d%04d.png" % i)
-                if not os.path.isfile(decoded):
-                    raise BenchError("decoding %s: no frame %d" % (what, i))
-                _, text = rd.run([self.nic, "psnr", original, decoded], "nic psnr")
-                value = text.strip().split()[-1] if text.strip() else ""
-                try:
-                    psnrs.append(float(value))
-                except ValueError:
-                    raise BenchError("nic psnr printed %r" % text)
-                os.remove(decoded)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        stream.psnrs = psnrs
-        stream.decode_seconds = seconds
+        reply = self.engine.call("psnr %s" % stream.name, "decoding " + what)
+        stream.psnrs = reply["psnrs"]
+        stream.decode_seconds = reply["seconds"]
+
+    def save(self, stream, path):
+        self.engine.call("save %s %s" % (stream.name, path), "saving " + stream.name)
 
     def cqp(self, qp):
         qp = round(min(QP_MAX, max(QP_MIN, qp)), 2)
         if qp not in self.cqp_cache:
-            s = self.encode("cqp-%05.2f" % qp, ["--rc", "cqp", "--qp", "%.2f" % qp],
-                            "encode-seq --rc cqp --qp %.2f" % qp)
+            s = self.encode("cqp-%05.2f" % qp, "cqp %.2f" % qp, "constant qp %.2f" % qp)
             self.log.write("rc:   cqp %5.2f: %.0f bytes/frame\n" % (qp, s.mean_bytes))
             self.cqp_cache[qp] = s
         return qp, self.cqp_cache[qp]
@@ -349,9 +361,12 @@ def main(argv):
     t_start = time.perf_counter()
     args.out = os.path.abspath(args.out)
     args.nic = os.path.abspath(args.nic)
+    args.engine = os.path.abspath(args.engine)
     args.model = os.path.abspath(args.model)
-    if not (os.path.isfile(args.nic) and os.access(args.nic, os.X_OK)):
-        raise BenchError("no nic CLI at %s: build it (ninja -C build) or pass --nic" % args.nic)
+    for tool, option in ((args.nic, "--nic"), (args.engine, "--engine")):
+        if not (os.path.isfile(tool) and os.access(tool, os.X_OK)):
+            raise BenchError("no %s at %s: build it (ninja -C build) or pass %s" % (
+                os.path.basename(tool), tool, option))
     if not os.path.isfile(args.model):
         raise BenchError("no nic model at %s: pass --model" % args.model)
     ffmpeg = args.ffmpeg if os.access(args.ffmpeg, os.X_OK) else shutil.which("ffmpeg")
@@ -369,23 +384,22 @@ def main(argv):
     os.makedirs(args.out, exist_ok=True)
     frames, scenes = make_sequence(args, ffmpeg, log)
     scratch = tempfile.TemporaryDirectory(prefix="work-", dir=args.out)
+    engine = None
     try:
-        nic, model = rd.snapshot_nic(args.nic, args.model, os.path.join(scratch.name, "nic"), log)
+        _, model, engine_copy = rd.snapshot_nic(args.nic, args.model, os.path.join(scratch.name, "nic"),
+                                                log, [args.engine])
         digest = rd.file_digest(model)
-        bench = Bench(args, nic, model, frames, log)
+        log.write("rc: analysing %d frames once (nic-seq-engine)\n" % len(frames))
+        engine = Engine([engine_copy, "--model", model, "--threads", str(args.threads)] + frames, log)
+        bench = Bench(args, engine, frames, log)
         rows, frame_rows = [], []
-        for rate in kbps:
-            work = os.path.join(scratch.name, "%g" % rate)
-            os.makedirs(work)
-            bench.work = work
-            bench.cqp_cache = {}  # streams live in the per-rate folder
+        for rate in kbps:  # constant-qp codings stay cached: every rate and mode may reuse them
             budget = rate * 1000.0 / 8.0 / args.fps
             buffer_bytes = rate * 1000.0 / 8.0 * args.buffer
             for mode in args.modes:
-                what = "encode-seq --rc %s --bitrate %g" % (mode, rate)
+                what = "%s at %g kbit/s" % (mode, rate)
                 log.write("rc: %s\n" % what)
-                s = bench.encode("%s" % mode, ["--rc", mode, "--bitrate", "%g" % rate,
-                                               "--fps", "%g" % args.fps, "--buffer", "%g" % args.buffer],
+                s = bench.encode("%s-%g" % (mode, rate), "%s %g %g %g" % (mode, rate, args.fps, args.buffer),
                                  what)
                 stats = deviation_stats(s.sizes, budget, buffer_bytes)
                 bench.measure_psnr(s, what)
@@ -417,13 +431,14 @@ def main(argv):
                             "%g" % rate, label, mode if label == "cqp" else "", setting, i,
                             "%.2f" % st.qps[i], st.sizes[i], "%.4f" % (st.sizes[i] / budget - 1.0),
                             "%.4f" % st.psnrs[i], "%.3f" % st.seconds[i]])
-            if args.keep:
-                keep = os.path.join(args.out, "streams", "%g" % rate)
-                os.makedirs(keep, exist_ok=True)
-                for n in os.listdir(work):
-                    if n.endswith(".nic"):
-                        shutil.copy2(os.path.join(work, n), keep)
+                if args.keep:
+                    keep = os.path.join(args.out, "streams", "%g" % rate)
+                    os.makedirs(keep, exist_ok=True)
+                    bench.save(s, os.path.join(keep, mode + ".nic"))
+                    bench.save(c, os.path.join(keep, "cqp-%.2f.nic" % qp))
     finally:
+        if engine:
+            engine.close()
         scratch.cleanup()
     wall = time.perf_counter() - t_start
 

@@ -152,11 +152,12 @@ def file_digest(path):
     return h.hexdigest()[:16]
 
 
-def snapshot_nic(nic, model, dest, log):
-    """Copies the nic CLI, its libnic (found through the build tree's $ORIGIN/../core runpath) and
-    the model into dest, so that a rebuild or a new model during the run cannot mix binaries or
-    break a measurement half-way. Holds a shared lock on /tmp/nic-build.lock (the lock the
-    project's builds take) while copying. Returns the paths of the copies."""
+def snapshot_nic(nic, model, dest, log, extra_tools=()):
+    """Copies the nic CLI (and extra_tools, other build-tree programs one folder below the build
+    root), their libnic (found through the build tree's $ORIGIN/../core runpath) and the model into
+    dest, so that a rebuild or a new model during the run cannot mix binaries or break a
+    measurement half-way. Holds a shared lock on /tmp/nic-build.lock (the lock the project's
+    builds take) while copying. Returns the paths of the copies: nic, model, then extra_tools."""
     lock_fd = None
     try:
         lock_fd = os.open("/tmp/nic-build.lock", os.O_RDONLY | os.O_CREAT, 0o666)
@@ -172,6 +173,10 @@ def snapshot_nic(nic, model, dest, log):
         os.makedirs(tools)
         nic_copy = os.path.join(tools, "nic")
         shutil.copy2(nic, nic_copy)
+        extra_copies = []
+        for tool in extra_tools:
+            extra_copies.append(os.path.join(tools, os.path.basename(tool)))
+            shutil.copy2(tool, extra_copies[-1])
         library = os.path.join(os.path.dirname(nic), "..", "core", "libnic.so.0")
         if os.path.exists(library):
             core = os.path.join(dest, "core")
@@ -185,7 +190,7 @@ def snapshot_nic(nic, model, dest, log):
         if lock_fd is not None:
             os.close(lock_fd)
     run([nic_copy, "--help"], "the copy of the nic CLI")
-    return nic_copy, model_copy
+    return (nic_copy, model_copy, *extra_copies)
 
 
 def add_input_args(p, out_name):

@@ -27,14 +27,14 @@ class FakeBench(rc.Bench):
 
     def __init__(self, curve, tolerance=1.0, max_runs=10):
         args = types.SimpleNamespace(tolerance=tolerance, max_cqp_runs=max_runs)
-        super().__init__(args, None, None, [None] * 4, open(os.devnull, "w"))
+        super().__init__(args, None, [None] * 4, open(os.devnull, "w"))
         self.curve = curve
 
     def cqp(self, qp):
         qp = round(min(rc.QP_MAX, max(rc.QP_MIN, qp)), 2)
         if qp not in self.cqp_cache:
             b = self.curve(qp)
-            self.cqp_cache[qp] = rc.Stream("x", [qp] * 4, [b] * 4, [0.0] * 4, 0.0)
+            self.cqp_cache[qp] = rc.Stream("x", [qp] * 4, [b] * 4, [0.0] * 4)
         return qp, self.cqp_cache[qp]
 
 

@@ -164,6 +164,53 @@ TEST_F(CApi, WrongModelIsReportedNotDecoded) {
   EXPECT_NE(std::string(nic_last_error()).find("encoded with model"), std::string::npos);
 }
 
+// An analysis coded at several qps gives exactly the frames of nic_encode_rgb, which decode.
+TEST_F(CApi, AnalysisCodesTheFramesOfEncodeAtEveryQp) {
+  const uint32_t w = 70, h = 45;
+  const std::vector<uint8_t> rgb = synthetic_image(w, h, 5);
+  NicFrameAnalysis* analysis = nullptr;
+  ASSERT_EQ(nic_analyze_rgb(ctx(), rgb.data(), w, h, size_t(w) * 3, &analysis), NIC_OK)
+      << nic_last_error();
+  for (float qp : {0.0f, 17.25f, 40.0f, 63.0f}) {
+    SCOPED_TRACE(qp);
+    NicBuffer buf{};
+    ASSERT_EQ(nic_encode_analysis(ctx(), analysis, qp, &buf), NIC_OK) << nic_last_error();
+    const std::vector<uint8_t> frame(buf.data, buf.data + buf.size);
+    nic_buffer_free(&buf);
+    EXPECT_EQ(frame, encode(ctx(), rgb, w, h, qp));
+    NicFrameInfo info;
+    std::vector<uint8_t> out(rgb.size());
+    ASSERT_EQ(nic_decode_rgb(ctx(), frame.data(), frame.size(), out.data(), size_t(w) * 3,
+                             out.size(), &info),
+              NIC_OK);
+    EXPECT_FLOAT_EQ(info.qp, qp);
+  }
+  NicBuffer buf{};
+  EXPECT_EQ(nic_encode_analysis(ctx(), analysis, 64.0f, &buf), NIC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(buf.data, nullptr);
+  nic_frame_analysis_destroy(analysis);
+}
+
+TEST_F(CApi, AnalysisRejectsBadArgumentsAndOtherContexts) {
+  const std::vector<uint8_t> rgb = synthetic_image(16, 16);
+  NicFrameAnalysis* analysis = nullptr;
+  EXPECT_EQ(nic_analyze_rgb(ctx(), rgb.data(), 0, 16, 48, &analysis), NIC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(analysis, nullptr);
+  EXPECT_EQ(nic_analyze_rgb(ctx(), nullptr, 16, 16, 48, &analysis), NIC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(nic_analyze_rgb(ctx(), rgb.data(), 16, 16, 48, nullptr), NIC_ERROR_INVALID_ARGUMENT);
+  NicBuffer buf{};
+  EXPECT_EQ(nic_encode_analysis(ctx(), nullptr, 20, &buf), NIC_ERROR_INVALID_ARGUMENT);
+
+  ASSERT_EQ(nic_analyze_rgb(ctx(), rgb.data(), 16, 16, 48, &analysis), NIC_OK);
+  ContextHolder other(test_model_path());
+  ASSERT_EQ(other.status(), NIC_OK);
+  EXPECT_EQ(nic_encode_analysis(other.get(), analysis, 20, &buf), NIC_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(nic_last_error()).find("another context"), std::string::npos);
+  EXPECT_EQ(buf.data, nullptr);
+  nic_frame_analysis_destroy(analysis);
+  nic_frame_analysis_destroy(nullptr);
+}
+
 // Rewrites the CRC so that a mutation reaches the payload parser instead of the CRC check.
 void fix_crc(std::vector<uint8_t>& frame) {
   if (frame.size() < 4) return;

@@ -110,6 +110,36 @@ TEST_F(RateControl, CbrKeepsEveryFrameInItsBudgetAndTheAverageOnTarget) {
   EXPECT_NEAR(mean, per_frame, 0.02 * per_frame);
 }
 
+// Coding analysed frames (nic_encode_analysis_controlled) gives the stream of coding pixels.
+TEST_F(RateControl, AnalysedFramesGiveTheSameStreamAsPixels) {
+  const uint32_t w = 96, h = 96;
+  for (NicRateControlMode mode : {NIC_RATE_CBR, NIC_RATE_ABR, NIC_RATE_CONSTANT_QP}) {
+    SCOPED_TRACE(int(mode));
+    NicRateControlConfig c;
+    nic_rate_control_config_init(&c);
+    c.mode = mode;
+    c.qp = 33.5f;
+    c.bitrate = double(size_at(window(0, 0, w, h), w, h, 30)) * 8 * c.framerate;
+    Controller from_pixels(c), from_analysis(c);
+    for (int i = 0; i < 8; ++i) {
+      const std::vector<uint8_t> rgb = window(uint32_t(37 * i), uint32_t(20 * i), w, h);
+      NicBuffer a{}, b{};
+      float qp_a = -1, qp_b = -2;
+      ASSERT_EQ(nic_encode_rgb_controlled(ctx(), from_pixels.rc, rgb.data(), w, h, w * 3, &a, &qp_a),
+                NIC_OK);
+      NicFrameAnalysis* analysis = nullptr;
+      ASSERT_EQ(nic_analyze_rgb(ctx(), rgb.data(), w, h, w * 3, &analysis), NIC_OK);
+      ASSERT_EQ(nic_encode_analysis_controlled(ctx(), from_analysis.rc, analysis, &b, &qp_b), NIC_OK)
+          << nic_last_error();
+      nic_frame_analysis_destroy(analysis);
+      EXPECT_EQ(qp_a, qp_b) << "frame " << i;
+      EXPECT_TRUE(a.size == b.size && std::equal(a.data, a.data + a.size, b.data)) << "frame " << i;
+      nic_buffer_free(&a);
+      nic_buffer_free(&b);
+    }
+  }
+}
+
 TEST_F(RateControl, AbrHoldsTheAverageOverTheWindow) {
   const uint32_t w = 128, h = 128;
   NicRateControlConfig c;

@@ -17,6 +17,11 @@ struct NicContext {
   std::string fingerprint_hex;
 };
 
+struct NicFrameAnalysis {
+  const NicContext* owner;
+  std::shared_ptr<const nic::FrameAnalysis> analysis;
+};
+
 struct NicRateController {
   explicit NicRateController(const NicRateControlConfig& c) : controller(c) {}
   nic::RateController controller;
@@ -55,6 +60,32 @@ void copy_out(const std::vector<uint8_t>& frame, NicBuffer* out) {
   if (!out->data) throw std::bad_alloc();
   std::memcpy(out->data, frame.data(), frame.size());
   out->size = frame.size();
+}
+
+// The analysis, checked to come from context.
+const nic::FrameAnalysis& analysis_of(const NicContext* context, const NicFrameAnalysis* a) {
+  if (!a || !a->analysis) throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "analysis is NULL");
+  if (a->owner != context)
+    throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "the analysis was made by another context");
+  return *a->analysis;
+}
+
+// One frame under the controller: its budget, the qp search, the buffer update.
+void encode_controlled(nic::FrameCodec& codec, nic::RateController& rc,
+                       const nic::FrameAnalysis& analysis, NicBuffer* out, float* qp_used) {
+  const NicRateControlConfig& c = rc.config();
+  if (rc.constant_qp()) {
+    copy_out(codec.encode(analysis, c.qp), out);
+    rc.frame_coded(out->size);
+    if (qp_used) *qp_used = c.qp;
+    return;
+  }
+  const auto budget = rc.next_budget();
+  auto frame = codec.encode_to_size(analysis, budget.target_bytes, budget.max_bytes, c.min_qp,
+                                    c.max_qp);
+  copy_out(frame.bytes, out);
+  rc.frame_coded(frame.bytes.size());
+  if (qp_used) *qp_used = frame.qp;
 }
 
 std::string resolve_default_model() {
@@ -226,20 +257,40 @@ NicStatus nic_encode_rgb_controlled(NicContext* context, NicRateController* cont
   out->data = nullptr;
   out->size = 0;
   return guarded([&] {
-    nic::RateController& rc = controller->controller;
-    const NicRateControlConfig& c = rc.config();
-    if (rc.constant_qp()) {
-      copy_out(context->codec->encode(rgb, width, height, stride, c.qp), out);
-      if (qp_used) *qp_used = c.qp;
-      return;
-    }
     auto analysis = context->codec->analyze(rgb, width, height, stride);
-    const auto budget = rc.next_budget();
-    auto frame = context->codec->encode_to_size(*analysis, budget.target_bytes, budget.max_bytes,
-                                                c.min_qp, c.max_qp);
-    copy_out(frame.bytes, out);
-    rc.frame_coded(frame.bytes.size());
-    if (qp_used) *qp_used = frame.qp;
+    encode_controlled(*context->codec, controller->controller, *analysis, out, qp_used);
+  });
+}
+
+NicStatus nic_analyze_rgb(NicContext* context, const uint8_t* rgb, uint32_t width,
+                          uint32_t height, size_t stride, NicFrameAnalysis** out_analysis) {
+  if (!context || !out_analysis) return fail(NIC_ERROR_INVALID_ARGUMENT, "NULL argument");
+  *out_analysis = nullptr;
+  return guarded([&] {
+    auto analysis = context->codec->analyze(rgb, width, height, stride);
+    *out_analysis = new NicFrameAnalysis{context, std::move(analysis)};
+  });
+}
+
+void nic_frame_analysis_destroy(NicFrameAnalysis* analysis) { delete analysis; }
+
+NicStatus nic_encode_analysis(NicContext* context, const NicFrameAnalysis* analysis, float qp,
+                              NicBuffer* out) {
+  if (!context || !out) return fail(NIC_ERROR_INVALID_ARGUMENT, "context or out is NULL");
+  out->data = nullptr;
+  out->size = 0;
+  return guarded([&] { copy_out(context->codec->encode(analysis_of(context, analysis), qp), out); });
+}
+
+NicStatus nic_encode_analysis_controlled(NicContext* context, NicRateController* controller,
+                                         const NicFrameAnalysis* analysis, NicBuffer* out,
+                                         float* qp_used) {
+  if (!context || !controller || !out) return fail(NIC_ERROR_INVALID_ARGUMENT, "NULL argument");
+  out->data = nullptr;
+  out->size = 0;
+  return guarded([&] {
+    encode_controlled(*context->codec, controller->controller, analysis_of(context, analysis),
+                      out, qp_used);
   });
 }
 
