@@ -109,7 +109,7 @@ std::vector<uint8_t> write_frame(const FrameHeader& header,
 
   std::vector<uint8_t> out;
   out.reserve(kFrameFixedHeaderSize + 4 * substreams.size() + payload + kFrameCrcSize);
-  out.insert(out.end(), kMagic, kMagic + 4);
+  for (uint8_t byte : kMagic) out.push_back(byte);  // (insert() here trips a GCC 12 false warning)
   out.push_back(header.version);
   out.push_back(header.flags);
   put_u16(out, uint16_t(header.width));
