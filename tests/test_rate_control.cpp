@@ -162,21 +162,23 @@ TEST_F(RateControl, AbrHoldsTheAverageOverTheWindow) {
 }
 
 TEST_F(RateControl, AbrPeakRateBucketNeverOverflows) {
-  const uint32_t w = 128, h = 128;
+  // Large enough that a flat frame costs far less than the budget (header bytes included).
+  const uint32_t w = 256, h = 256;
   NicRateControlConfig c;
   nic_rate_control_config_init(&c);
   c.mode = NIC_RATE_ABR;
   c.framerate = 30;
-  // The most detailed window of the photograph, at a budget low in its reachable range: finer
-  // qps can then take several budgets.
+  // The most detailed window of the photograph, at a budget well below its size at qp 0: with
+  // the credit of the flat frames, the controller would give it more than the peak rate allows.
   std::vector<uint8_t> detailed;
-  double per_frame = 0;
+  double finest = 0;
   for (uint32_t y = 0; y + h <= photo_->height; y += h)
     for (uint32_t x = 0; x + w <= photo_->width; x += w) {
       std::vector<uint8_t> candidate = window(x, y, w, h);
-      const double size = double(size_at(candidate, w, h, 50));
-      if (size > per_frame) per_frame = size, detailed = std::move(candidate);
+      const double size = double(size_at(candidate, w, h, 0));
+      if (size > finest) finest = size, detailed = std::move(candidate);
     }
+  const double per_frame = finest / 2.5;
   c.bitrate = per_frame * 8 * c.framerate;
   c.max_bitrate = 1.1 * c.bitrate;
   c.buffer_seconds = 0.05;  // 1.65 frames' worth at the peak rate
