@@ -15,7 +15,6 @@
 //   quit
 // Every reply has "ok"; failures carry "error" and the engine goes on.
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -27,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/pixel_metrics.h"
 #include "io/png_image.h"
 #include "nic/nic.h"
 
@@ -111,13 +111,7 @@ class Engine {
                            size_t(original.width) * 3, rgb.size(), nullptr),
             "decoding frame " + std::to_string(i));
       seconds.push_back(seconds_since(start));
-      double sum = 0;
-      for (size_t k = 0; k < rgb.size(); ++k) {
-        const double d = double(rgb[k]) - original.pixels[k];
-        sum += d * d;
-      }
-      const double mse = sum / double(rgb.size());
-      psnrs.push_back(mse == 0 ? 99.0 : 10.0 * std::log10(255.0 * 255.0 / mse));
+      psnrs.push_back(nic::psnr_8bit(original.pixels.data(), rgb.data(), rgb.size()));
     }
     return {{"ok", true}, {"id", id}, {"psnrs", psnrs}, {"seconds", seconds}};
   }

@@ -12,14 +12,8 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
 
 import rate_control as rc  # noqa: E402
+from selftest import check, finish  # noqa: E402
 
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
 
 
 class FakeBench(rc.Bench):
@@ -108,7 +102,4 @@ text = rc.format_report(args, [row], [()], [None] * 4, "0" * 16, [100], 1.0)
 check("| 100 | 0.100 | cbr |" in text and "average within 2% of target: FAIL" in text
       and "every frame at qp 63" in text and "(!)" in text, "report:\n" + text)
 
-if failures:
-    print("%d failure(s)" % len(failures))
-    sys.exit(1)
-print("test_rate_control: all passed")
+sys.exit(finish("test_rate_control"))

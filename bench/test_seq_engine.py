@@ -15,14 +15,8 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
 
 import pnm  # noqa: E402
+from selftest import check, finish  # noqa: E402
 
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
 
 
 def frame_pixels(width, height, shift):
@@ -96,11 +90,7 @@ def main():
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
             check(r.returncode == 1 and fragment in r.stderr, "%r: exit %d, %r" % (argv, r.returncode, r.stderr))
 
-    if failures:
-        print("%d failure(s)" % len(failures))
-        return 1
-    print("test_seq_engine: all passed")
-    return 0
+    return finish("test_seq_engine")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "io/pixel_metrics.h"
 #include "nic/nic.h"
 
 namespace nic_test {
@@ -44,13 +45,7 @@ inline std::vector<uint8_t> synthetic_image(uint32_t w, uint32_t h, uint32_t see
 }
 
 inline double psnr(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
-  double se = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double d = double(a[i]) - b[i];
-    se += d * d;
-  }
-  const double mse = se / double(a.size());
-  return mse == 0 ? 99.0 : 10.0 * std::log10(255.0 * 255.0 / mse);
+  return nic::psnr_8bit(a.data(), b.data(), a.size());
 }
 
 // Owns a NicContext.

@@ -1,11 +1,11 @@
 #include "validation.h"
 
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <sstream>
 
 #include "codec/frame_codec.h"
+#include "io/pixel_metrics.h"
 #include "io/png_image.h"
 #include "training_data.h"
 
@@ -44,14 +44,9 @@ std::string validate_weights(const std::string& weights_path, const std::string&
       encode_seconds += std::chrono::duration<double>(t1 - t0).count();
       decode_seconds += std::chrono::duration<double>(t2 - t1).count();
       ++codings;
-      double se = 0;
-      for (size_t i = 0; i < out.size(); ++i) {
-        const double d = double(out[i]) - img.pixels[i];
-        se += d * d;
-      }
       const double pixels = double(img.width) * img.height;
       bpp += frame.size() * 8.0 / pixels;
-      psnr += 10.0 * std::log10(255.0 * 255.0 / std::max(se / out.size(), 1e-10));
+      psnr += psnr_8bit(img.pixels.data(), out.data(), out.size());
     }
     line.precision(1);
     line << "  qp " << qp;

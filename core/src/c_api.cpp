@@ -74,15 +74,14 @@ const nic::FrameAnalysis& analysis_of(const NicContext* context, const NicFrameA
 void encode_controlled(nic::FrameCodec& codec, nic::RateController& rc,
                        const nic::FrameAnalysis& analysis, NicBuffer* out, float* qp_used) {
   const NicRateControlConfig& c = rc.config();
+  nic::FrameCodec::SizedFrame frame;
   if (rc.constant_qp()) {
-    copy_out(codec.encode(analysis, c.qp), out);
-    rc.frame_coded(out->size);
-    if (qp_used) *qp_used = c.qp;
-    return;
+    frame = {codec.encode(analysis, c.qp), c.qp};
+  } else {
+    const auto budget = rc.next_budget();
+    frame = codec.encode_to_size(analysis, budget.target_bytes, budget.max_bytes, c.min_qp,
+                                 c.max_qp);
   }
-  const auto budget = rc.next_budget();
-  auto frame = codec.encode_to_size(analysis, budget.target_bytes, budget.max_bytes, c.min_qp,
-                                    c.max_qp);
   copy_out(frame.bytes, out);
   rc.frame_coded(frame.bytes.size());
   if (qp_used) *qp_used = frame.qp;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "io/pixel_metrics.h"
 #include "io/png_image.h"
 #include "nic/nic.h"
 
@@ -324,13 +325,7 @@ int psnr(const Arguments& a) {
   if (a.inputs.size() != 2) throw UsageError("psnr takes two PNG files");
   nic::RgbImage x = nic::read_png(a.inputs[0]), y = nic::read_png(a.inputs[1]);
   if (x.width != y.width || x.height != y.height) throw UsageError("psnr: the sizes differ");
-  double sum = 0;
-  for (size_t i = 0; i < x.pixels.size(); ++i) {
-    const double d = double(x.pixels[i]) - y.pixels[i];
-    sum += d * d;
-  }
-  const double mse = sum / double(x.pixels.size());
-  std::printf("%.4f\n", mse == 0 ? 99.0 : 10.0 * std::log10(255.0 * 255.0 / mse));
+  std::printf("%.4f\n", nic::psnr_8bit(x.pixels.data(), y.pixels.data(), x.pixels.size()));
   return 0;
 }
 
