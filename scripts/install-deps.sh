@@ -8,6 +8,7 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   dpkg-dev nasm patch xz-utils make
+  libgoogle-perftools-dev
   bc libjpeg-turbo-progs webp libavif-bin libjxl-tools gnuplot-nox python3
 )
 
