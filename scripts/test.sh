@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
-[ -d build ] || meson setup build >/dev/null
+# NIC_DATA_DIR: the data folder, when it is not ../shared/data beside this checkout.
+[ -d build ] || meson setup build ${NIC_DATA_DIR:+-Ddata_dir="$NIC_DATA_DIR"} >/dev/null
 ninja -C build
 status=0
 meson test -C build --print-errorlogs "$@" || status=$?

@@ -15,7 +15,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <random>
 #include <sstream>
 #include <string>
@@ -112,11 +111,12 @@ void copy_weights(nic::ImageCodecModel& from, nic::ImageCodecModel& to) {
   for (auto& b : to->named_buffers()) b.value().copy_(buffers[b.key()]);
 }
 
-// ema = decay * ema + (1 - decay) * model, parameter by parameter.
+// ema = decay * ema + (1 - decay) * model, parameter by parameter (same architecture, so the
+// two parameter lists pair up in order).
 void update_moving_average(nic::ImageCodecModel& model, nic::ImageCodecModel& ema, double decay) {
   torch::NoGradGuard no_grad;
-  auto params = model->named_parameters();
-  for (auto& e : ema->named_parameters()) e.value().mul_(decay).add_(params[e.key()], 1.0 - decay);
+  const std::vector<torch::Tensor> params = model->parameters(), averages = ema->parameters();
+  for (size_t i = 0; i < params.size(); ++i) averages[i].mul_(decay).add_(params[i], 1.0 - decay);
 }
 
 // ema is null when the run keeps no moving average.
@@ -337,15 +337,14 @@ int run(const TrainOptions& opt, const std::string& export_path) {
     }
     if (validate_due || step == opt.steps) {
       const std::string stem = opt.run + "/model-step" + std::to_string(step);
-      const std::map<std::string, std::string> metadata{{"nic.training_steps", std::to_string(step)}};
-      nic::save_weights(stem + ".safetensors", shipped, metadata);
-      log.line(shipped_name + " " +
-               nic::validate_weights(stem + ".safetensors", opt.valid, opt.threads, opt.device));
-      if (ema) {  // the raw weights too, to see what the average gains
-        nic::save_weights(stem + "-raw.safetensors", model, metadata);
-        log.line("raw weights " +
-                 nic::validate_weights(stem + "-raw.safetensors", opt.valid, opt.threads, opt.device));
-      }
+      auto save_and_validate = [&](nic::ImageCodecModel& weights, const std::string& path,
+                                   const std::string& name) {
+        nic::save_weights(path, weights, {{"nic.training_steps", std::to_string(step)}});
+        log.line(name + " " + nic::validate_weights(path, opt.valid, opt.threads, opt.device));
+      };
+      save_and_validate(shipped, stem + ".safetensors", shipped_name);
+      // The raw weights too, to see what the average gains.
+      if (ema) save_and_validate(model, stem + "-raw.safetensors", "raw weights");
     }
   }
   if (stop_requested) log.line("stopped at step " + std::to_string(step) + ", checkpoint saved");
