@@ -56,6 +56,7 @@ struct TrainOptions {
   int64_t log_every = 50;
   uint64_t seed = 1;
   std::string init_from;  // weights file to start a new run from (when the run has no checkpoint)
+  std::vector<double> anchor_lambdas;  // empty: the default config's, or those of --init-from
   nic::ModelConfig config;  // for a new run; a resumed run keeps its own
 };
 
@@ -78,6 +79,9 @@ void usage() {
       "  --validate-every N      real encode/decode of the validation set every N steps (default 2000)\n"
       "  --log-every N           progress line period in steps (default 50)\n"
       "  --widths A,B,C --latent N --hyper N --blocks N   size of a new model\n"
+      "  --anchor-lambdas L0,L1,...  rate anchors of a new run, finest first (default\n"
+      "                          0.027,0.012,0.005,0.001); with --init-from, anchors whose lambda\n"
+      "                          the file has keep their learned step\n"
       "  --init-from WEIGHTS     start a run without checkpoint from a weights file (e.g. the\n"
       "                          shipped model: training continues on another machine)\n"
       "  --export PATH           write the run's current weights as safetensors and exit");
@@ -88,6 +92,49 @@ std::array<int, 3> parse_widths(const std::string& s) {
   if (std::sscanf(s.c_str(), "%d,%d,%d", &w[0], &w[1], &w[2]) != 3)
     throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "--widths needs three numbers, e.g. 64,96,128");
   return w;
+}
+
+std::vector<double> parse_lambdas(const std::string& s) {
+  std::vector<double> lambdas;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    char* end = nullptr;
+    const double v = std::strtod(item.c_str(), &end);
+    if (item.empty() || *end || !(v > 0) || (!lambdas.empty() && v >= lambdas.back()))
+      throw nic::Error(NIC_ERROR_INVALID_ARGUMENT,
+                       "--anchor-lambdas needs positive, decreasing numbers, e.g. 0.027,0.012,0.005,0.001");
+    lambdas.push_back(v);
+  }
+  if (lambdas.size() < 2 || lambdas.size() > 16)
+    throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "--anchor-lambdas needs 2..16 values");
+  return lambdas;
+}
+
+// Initial log2 quantization step of each new anchor. An anchor whose lambda the old model also
+// has keeps its learned step; any other sits on the straight line log2(step) = a + b * log2(lambda)
+// fitted to the kept ones (learned steps lie close to such a line). Adam moves a step by about
+// lr per update, so a poor start would take thousands of steps to correct.
+torch::Tensor anchor_steps_for(const std::vector<double>& old_lambdas, const torch::Tensor& old_steps,
+                               const std::vector<double>& new_lambdas) {
+  std::vector<double> xs, ys;
+  std::vector<int> kept(new_lambdas.size(), -1);
+  for (size_t k = 0; k < new_lambdas.size(); ++k)
+    for (size_t j = 0; j < old_lambdas.size(); ++j)
+      if (std::abs(new_lambdas[k] / old_lambdas[j] - 1.0) < 1e-9) kept[k] = int(j);
+  for (size_t j = 0; j < old_lambdas.size(); ++j) {
+    xs.push_back(std::log2(old_lambdas[j]));
+    ys.push_back(old_steps[int64_t(j)].item<double>());
+  }
+  // Least squares over all the old anchors.
+  const double n = double(xs.size());
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (size_t i = 0; i < xs.size(); ++i) sx += xs[i], sy += ys[i], sxx += xs[i] * xs[i], sxy += xs[i] * ys[i];
+  const double b = (n * sxy - sx * sy) / (n * sxx - sx * sx), a = (sy - b * sx) / n;
+  std::vector<float> steps(new_lambdas.size());
+  for (size_t k = 0; k < new_lambdas.size(); ++k)
+    steps[k] = kept[k] >= 0 ? float(ys[size_t(kept[k])]) : float(a + b * std::log2(new_lambdas[k]));
+  return torch::tensor(steps);
 }
 
 class Log {
@@ -102,11 +149,13 @@ class Log {
   std::ofstream file_;
 };
 
-// Copies parameters and buffers by name between two models of the same architecture.
+// Copies parameters and buffers by name between two models of the same architecture. The rate
+// anchors' steps are copied when both have the same number; otherwise the caller sets them.
 void copy_weights(nic::ImageCodecModel& from, nic::ImageCodecModel& to) {
   torch::NoGradGuard no_grad;
   auto params = from->named_parameters();
-  for (auto& p : to->named_parameters()) p.value().copy_(params[p.key()]);
+  for (auto& p : to->named_parameters())
+    if (p.value().sizes() == params[p.key()].sizes()) p.value().copy_(params[p.key()]);
   auto buffers = from->named_buffers();
   for (auto& b : to->named_buffers()) b.value().copy_(buffers[b.key()]);
 }
@@ -195,6 +244,7 @@ int run(const TrainOptions& opt, const std::string& export_path) {
   if (!resume && !opt.init_from.empty()) {
     init = nic::load_weights(opt.init_from, torch::kCPU);
     config = init.config;
+    if (!opt.anchor_lambdas.empty()) config.anchor_lambdas = opt.anchor_lambdas;
     std::ofstream(config_path) << config.to_json() << "\n";
   } else if (std::filesystem::exists(config_path)) {
     std::ifstream in(config_path);
@@ -202,6 +252,7 @@ int run(const TrainOptions& opt, const std::string& export_path) {
     text << in.rdbuf();
     config = nic::ModelConfig::from_json(text.str());
   } else {
+    if (!opt.anchor_lambdas.empty()) config.anchor_lambdas = opt.anchor_lambdas;
     std::ofstream(config_path) << config.to_json() << "\n";
   }
 
@@ -217,17 +268,29 @@ int run(const TrainOptions& opt, const std::string& export_path) {
   }
   int64_t step = 0;
   int64_t optimizer_start = 0;
+  std::string init_note;
   if (resume) {
     step = Checkpoint::load(checkpoint_path, model, ema, optimizer, device, optimizer_start);
   } else if (init.model) {
     // Same architecture, same parameter names: copy them over; Adam's moments start afresh.
     copy_weights(init.model, model);
+    if (config.anchor_lambdas != init.config.anchor_lambdas) {
+      torch::NoGradGuard no_grad;
+      model->q_anchor_log2.copy_(anchor_steps_for(
+          init.config.anchor_lambdas, init.model->q_anchor_log2.cpu(), config.anchor_lambdas));
+      std::ostringstream line;
+      line << "rate anchors differ from " << opt.init_from << "'s; their log2 steps start at";
+      for (int64_t k = 0; k < model->q_anchor_log2.size(0); ++k)
+        line << " " << model->q_anchor_log2[k].item<float>();
+      init_note = line.str();
+    }
     if (ema) copy_weights(model, ema);
     if (auto it = init.metadata.find("nic.training_steps"); it != init.metadata.end())
       step = std::stoll(it->second);
     optimizer_start = step;
   }
   Log log(opt.run + "/train.log");
+  if (!init_note.empty()) log.line(init_note);
   // What is validated and exported: the moving average when the run keeps one.
   nic::ImageCodecModel shipped = ema ? ema : model;
   const std::string shipped_name = ema ? "moving average" : "weights";
@@ -340,7 +403,7 @@ int run(const TrainOptions& opt, const std::string& export_path) {
       auto save_and_validate = [&](nic::ImageCodecModel& weights, const std::string& path,
                                    const std::string& name) {
         nic::save_weights(path, weights, {{"nic.training_steps", std::to_string(step)}});
-        log.line(name + " " + nic::validate_weights(path, opt.valid, opt.threads, opt.device));
+        log.line(name + " " + nic::validate_weights(path, opt.valid, anchors, opt.threads, opt.device));
       };
       save_and_validate(shipped, stem + ".safetensors", shipped_name);
       // The raw weights too, to see what the average gains.
@@ -386,6 +449,7 @@ int main(int argc, char** argv) {
       else if (arg == "--latent") opt.config.latent_channels = std::stoi(value());
       else if (arg == "--hyper") opt.config.hyper_channels = std::stoi(value());
       else if (arg == "--blocks") opt.config.blocks_per_stage = std::stoi(value());
+      else if (arg == "--anchor-lambdas") opt.anchor_lambdas = parse_lambdas(value());
       else if (arg == "--export") export_path = value();
       else if (arg == "--init-from") opt.init_from = value();
       else throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "unknown option " + arg + " (see --help)");

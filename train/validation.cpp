@@ -12,7 +12,7 @@
 namespace nic {
 
 std::string validate_weights(const std::string& weights_path, const std::string& folder,
-                             int threads, const std::string& device) {
+                             int anchors, int threads, const std::string& device) {
   using Clock = std::chrono::steady_clock;
   FrameCodecOptions options;
   options.model_path = weights_path;
@@ -23,8 +23,6 @@ std::string validate_weights(const std::string& weights_path, const std::string&
   std::vector<RgbImage> images;
   for (const std::string& p : paths) images.push_back(read_png(p));
 
-  // The anchors sit evenly on qp 0 .. 63.
-  const int anchors = 4;
   std::ostringstream line;
   line.setf(std::ios::fixed);
   line << "validation (" << images.size() << " images, real coding):";

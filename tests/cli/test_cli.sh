@@ -4,23 +4,7 @@
 # usage: test_cli.sh NIC_BINARY MODEL SAMPLE_PNG
 set -u
 nic=$1 model=$2 sample=$3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-
-# expect_fail "description" "message fragment" command...: exit status 1 and the fragment on stderr.
-expect_fail() {
-  local what=$1 fragment=$2
-  shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  local status=$?
-  if [ "$status" -ne 1 ]; then bad "$what: exit status $status, expected 1"; return; fi
-  if ! grep -qi -- "$fragment" "$tmp/err"; then bad "$what: no '$fragment' in: $(cat "$tmp/err")"; return; fi
-  ok
-}
+. "$(dirname "$0")/../checks.sh"
 
 export NIC_MODEL=$model
 
@@ -101,5 +85,4 @@ expect_fail "junk stream" "corrupt" "$nic" info "$tmp/junk.nic"
 expect_fail "empty stream" "empty" "$nic" decode "$tmp/empty.nic" -o "$tmp/x.png"
 expect_fail "unwritable output" "cannot write\|error" "$nic" encode "$sample" -o /nonexistent/dir/x.nic
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

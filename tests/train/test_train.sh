@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# nic-train as a user runs it, on a tiny model: train with validation, stop and resume from the
+# checkpoint, export, code with the export, start a run from it with other rate anchors, and the
+# error paths (exit status 1 with a message).
+# usage: test_train.sh NIC_TRAIN NIC_CLI SAMPLE_PNG
+set -u
+train=$1 nic=$2 sample=$3
+. "$(dirname "$0")/../checks.sh"
+
+# From a safetensors file: the float32 tensor NAME as space-separated numbers, or with
+# "config" the anchor lambdas of the model config in its metadata.
+read_weights() {
+  python3 - "$1" "$2" <<'EOF'
+import json, struct, sys
+data = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", data[:8])[0]
+header = json.loads(data[8:8 + n])
+if sys.argv[2] == "config":
+    print(json.loads(header["__metadata__"]["nic.config"])["anchor_lambdas"])
+else:
+    begin, end = header[sys.argv[2]]["data_offsets"]
+    raw = data[8 + n + begin:8 + n + end]
+    print(" ".join("%.6f" % v for v in struct.unpack("<%df" % (len(raw) // 4), raw)))
+EOF
+}
+
+mkdir -p "$tmp/data"
+cp "$sample" "$tmp/data/a.png"
+tiny=(--widths 16,16,16 --latent 32 --hyper 16 --data "$tmp/data" --valid "$tmp/data"
+      --batch 1 --crop 64 --threads 2 --log-every 2)
+
+# A new run: progress lines, validation with real coding, a checkpoint.
+"$train" --run "$tmp/run" "${tiny[@]}" --steps 2 --validate-every 2 >"$tmp/out" 2>&1 && ok \
+  || bad "new run: $(cat "$tmp/out")"
+log=$tmp/run/train.log
+grep -q "^step 2 .*steps/s .*ETA .*| a[0-3] loss .* bpp .* psnr" "$log" && ok || bad "progress line: $(cat "$log")"
+grep -q "moving average validation (1 images, real coding):  qp 0.0 bpp .*qp 63.0 bpp" "$log" && ok \
+  || bad "validation line: $(cat "$log")"
+[ -f "$tmp/run/checkpoint.pt" ] && [ -f "$tmp/run/model-step2.safetensors" ] && ok || bad "checkpoint / step-2 weights"
+
+# Resume: continues from step 2, not from 0.
+"$train" --run "$tmp/run" "${tiny[@]}" --steps 4 --validate-every 0 >"$tmp/out" 2>&1 && ok || bad "resume: $(cat "$tmp/out")"
+grep -q "step 2 -> 4" "$log" && grep -q "^step 4 " "$log" && ok || bad "resume did not continue at step 2: $(cat "$log")"
+
+# Export, and the codec uses it.
+"$train" --run "$tmp/run" --export "$tmp/a.safetensors" >/dev/null 2>&1 && ok || bad "export"
+"$nic" encode "$sample" -o "$tmp/a.nic" --qp 30 --model "$tmp/a.safetensors" >/dev/null \
+  && "$nic" decode "$tmp/a.nic" -o "$tmp/a.png" --model "$tmp/a.safetensors" >/dev/null && ok \
+  || bad "round trip with the exported weights"
+
+# From those weights with a lower last lambda: the other anchors keep their learned steps (one
+# warmup step moves them by about 1e-7) and the new one starts coarser than its neighbour.
+"$train" --run "$tmp/run2" --init-from "$tmp/a.safetensors" --anchor-lambdas 0.027,0.012,0.005,0.0005 \
+  "${tiny[@]}" --steps 5 --validate-every 0 >"$tmp/out" 2>&1 && ok || bad "init with new anchors: $(cat "$tmp/out")"
+grep -q "rate anchors differ" "$tmp/run2/train.log" && ok || bad "no note of the new anchors"
+"$train" --run "$tmp/run2" --export "$tmp/b.safetensors" >/dev/null 2>&1 && ok || bad "export run2"
+lambdas=$(read_weights "$tmp/b.safetensors" config)
+[ "$lambdas" = "[0.027, 0.012, 0.005, 0.0005]" ] && ok || bad "config of the new anchors: $lambdas"
+read -r -a old <<<"$(read_weights "$tmp/a.safetensors" q_anchor_log2)"
+read -r -a new <<<"$(read_weights "$tmp/b.safetensors" q_anchor_log2)"
+awk -v o="${old[*]:0:3}" -v n="${new[*]:0:3}" 'BEGIN {
+  split(o, a); split(n, b); for (i = 1; i <= 3; ++i) if (a[i] - b[i] > 1e-4 || b[i] - a[i] > 1e-4) exit 1 }' \
+  && ok || bad "kept anchors changed: ${old[*]} -> ${new[*]}"
+awk -v a="${new[2]}" -v b="${new[3]}" 'BEGIN { exit !(b > a + 0.1) }' && ok || bad "new anchor not coarser: ${new[*]}"
+
+# Bad input.
+expect_fail "increasing lambdas" "decreasing" "$train" --run "$tmp/x" --anchor-lambdas 0.001,0.01
+expect_fail "lambda not a number" "decreasing" "$train" --run "$tmp/x" --anchor-lambdas 0.02,abc
+expect_fail "one lambda" "2..16" "$train" --run "$tmp/x" --anchor-lambdas 0.02
+expect_fail "crop not a multiple of 64" "multiple of 64" "$train" --run "$tmp/x" --crop 100
+expect_fail "unknown option" "unknown option" "$train" --run "$tmp/x" --frobnicate 1
+expect_fail "missing data folder" "cannot list" "$train" --run "$tmp/x" "${tiny[@]}" --data "$tmp/none" --steps 1
+expect_fail "missing init file" "$tmp/none.safetensors" "$train" --run "$tmp/y" --init-from "$tmp/none.safetensors"
+
+finish
