@@ -10,9 +10,11 @@
 #include "codec/frame_codec.h"
 #include "codec/rate_controller.h"
 #include "common/error.h"
+#include "model/cpu_memory_pool.h"
 #include "nic/nic.h"
 
 struct NicContext {
+  nic::CpuMemoryPoolUse memory_pool;  // first member: outlives the codec's tensors
   std::unique_ptr<nic::FrameCodec> codec;
   std::string fingerprint_hex;
 };

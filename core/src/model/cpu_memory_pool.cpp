@@ -1,0 +1,118 @@
+#include "model/cpu_memory_pool.h"
+
+#include <c10/core/CPUAllocator.h>
+#include <c10/util/Exception.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <vector>
+
+namespace nic {
+
+namespace {
+
+// Blocks carry their size in a header in front of the data; 64 bytes keep the data aligned as
+// LibTorch's own allocator does.
+constexpr size_t kHeader = 64;
+// Smaller blocks go straight to malloc, which keeps them in its own free lists anyway.
+constexpr size_t kPooledMin = size_t(1) << 16;
+
+// 8 size classes per octave, so a block is at most 12.5% larger than asked for.
+size_t size_class(size_t n) {
+  if (n < kPooledMin) return (n + 63) & ~size_t(63);
+  const int top = 63 - __builtin_clzll(n);
+  const size_t unit = size_t(1) << (top - 3);
+  return (n + unit - 1) / unit * unit;
+}
+
+// Leaked on purpose: tensors may be freed during static destruction, after any destructor of ours.
+struct PoolState {
+  std::mutex mutex;
+  int users = 0;
+  size_t cached_bytes = 0;
+  std::map<size_t, std::vector<uint8_t*>> free_blocks;  // by block size (header included)
+};
+PoolState& state() {
+  static PoolState* s = new PoolState;
+  return *s;
+}
+
+size_t& block_size(uint8_t* block) { return *reinterpret_cast<size_t*>(block); }
+
+void release(void* data) {
+  if (!data) return;
+  uint8_t* block = static_cast<uint8_t*>(data) - kHeader;
+  const size_t size = block_size(block);
+  if (size >= kPooledMin) {
+    PoolState& s = state();
+    std::lock_guard<std::mutex> lock(s.mutex);
+    if (s.users > 0) {
+      s.free_blocks[size].push_back(block);
+      s.cached_bytes += size;
+      return;
+    }
+  }
+  std::free(block);
+}
+
+struct PoolAllocator final : c10::Allocator {
+  c10::DataPtr allocate(size_t n) const override {
+    const c10::Device cpu(c10::DeviceType::CPU);
+    if (n == 0) return {nullptr, nullptr, &release, cpu};
+    const size_t size = size_class(n + kHeader);
+    if (size >= kPooledMin) {
+      PoolState& s = state();
+      std::lock_guard<std::mutex> lock(s.mutex);
+      // Best fit among the free blocks up to twice the size: layers of one frame ask for many
+      // different sizes, and exact matches alone would keep far more memory mapped.
+      for (auto it = s.free_blocks.lower_bound(size); it != s.free_blocks.end() && it->first <= 2 * size; ++it) {
+        if (it->second.empty()) continue;
+        uint8_t* block = it->second.back();
+        it->second.pop_back();
+        s.cached_bytes -= it->first;
+        return {block + kHeader, block + kHeader, &release, cpu};
+      }
+    }
+    auto* block = static_cast<uint8_t*>(std::aligned_alloc(64, size));
+    TORCH_CHECK(block, "nic: out of memory allocating ", n, " bytes");
+    block_size(block) = size;
+    return {block + kHeader, block + kHeader, &release, cpu};
+  }
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
+};
+
+}  // namespace
+
+CpuMemoryPoolUse::CpuMemoryPoolUse() {
+  // Installed once and never removed, since tensors from it may outlive every codec. Priority 1
+  // leaves alone any allocator the host program installed with a higher one.
+  static PoolAllocator* allocator = [] {
+    auto* a = new PoolAllocator;
+    c10::SetCPUAllocator(a, 1);
+    return a;
+  }();
+  (void)allocator;
+  PoolState& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  ++s.users;
+}
+
+CpuMemoryPoolUse::~CpuMemoryPoolUse() {
+  PoolState& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (--s.users > 0) return;
+  for (auto& entry : s.free_blocks)
+    for (uint8_t* block : entry.second) std::free(block);
+  s.free_blocks.clear();
+  s.cached_bytes = 0;
+}
+
+size_t cpu_memory_pool_cached_bytes() {
+  PoolState& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return s.cached_bytes;
+}
+
+}  // namespace nic

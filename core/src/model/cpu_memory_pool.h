@@ -1,0 +1,27 @@
+// A pool for LibTorch's CPU tensors while a codec is open.
+//
+// By default LibTorch takes every tensor from glibc's malloc, which maps each large block fresh
+// from the kernel and unmaps it again on free, so every frame faults in (and zeroes) all its
+// activations anew: at 1920x1080 that was about half of a GStreamer nicenc frame. Hosts that link
+// tcmalloc (our CLI and FFmpeg build) avoid most of it; GStreamer and other C API users do not.
+// The pool keeps freed large blocks and hands them out again, in every host.
+#pragma once
+
+#include <cstddef>
+
+namespace nic {
+
+// The pool caches while at least one of these exists (the C API holds one per context); the
+// last one to go returns the cached blocks to the system.
+class CpuMemoryPoolUse {
+ public:
+  CpuMemoryPoolUse();
+  ~CpuMemoryPoolUse();
+  CpuMemoryPoolUse(const CpuMemoryPoolUse&) = delete;
+  CpuMemoryPoolUse& operator=(const CpuMemoryPoolUse&) = delete;
+};
+
+// Bytes held in the pool's free lists (for tests and diagnostics).
+size_t cpu_memory_pool_cached_bytes();
+
+}  // namespace nic
