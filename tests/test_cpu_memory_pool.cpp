@@ -1,5 +1,6 @@
-// The CPU tensor pool: reuse while a codec holds it, nothing cached after the last one goes,
-// tensors that outlive it, and a codec's output unchanged when it runs on recycled memory.
+// The CPU tensor pool: nothing cached before the first frame, reuse after it while a codec holds
+// the pool, nothing cached after the last one goes, tensors that outlive it, and a codec's output
+// unchanged when it runs on recycled memory.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -13,8 +14,15 @@ namespace {
 
 constexpr int64_t kLarge = int64_t(1) << 20;  // floats: 4 MiB, well above the pooled minimum
 
+TEST(CpuMemoryPool, CachesNothingBeforeTheFirstFrame) {
+  nic::CpuMemoryPoolUse use;
+  { torch::Tensor t = torch::empty({kLarge}); }
+  EXPECT_EQ(nic::cpu_memory_pool_cached_bytes(), 0u);
+}
+
 TEST(CpuMemoryPool, HandsAFreedBlockOutAgainWhileInUse) {
   nic::CpuMemoryPoolUse use;
+  use.frame_coded();
   const size_t before = nic::cpu_memory_pool_cached_bytes();
   torch::Tensor a = torch::empty({kLarge});
   void* block = a.data_ptr();
@@ -27,6 +35,7 @@ TEST(CpuMemoryPool, HandsAFreedBlockOutAgainWhileInUse) {
 
 TEST(CpuMemoryPool, SmallTensorsAreNotCached) {
   nic::CpuMemoryPoolUse use;
+  use.frame_coded();
   const size_t before = nic::cpu_memory_pool_cached_bytes();
   { torch::Tensor t = torch::ones({100}); }
   EXPECT_EQ(nic::cpu_memory_pool_cached_bytes(), before);
@@ -36,6 +45,7 @@ TEST(CpuMemoryPool, LastUseReturnsEverything) {
   torch::Tensor survivor;
   {
     nic::CpuMemoryPoolUse first;
+    first.frame_coded();
     {
       nic::CpuMemoryPoolUse second;
       torch::Tensor t = torch::empty({kLarge});
@@ -65,6 +75,7 @@ TEST(CpuMemoryPool, CodecOutputIsUnchangedOnRecycledMemory) {
   nic::FrameCodec codec(o);
   for (int i = 0; i < 3; ++i) {  // later rounds run on blocks the earlier ones left dirty
     SCOPED_TRACE("round " + std::to_string(i));
+    use.frame_coded();
     EXPECT_EQ(codec.encode(rgb.data(), w, h, size_t(w) * 3, 20.0f), plain);
     std::vector<uint8_t> a(rgb.size()), b(rgb.size());
     codec.decode(plain.data(), plain.size(), a.data(), size_t(w) * 3, a.size());

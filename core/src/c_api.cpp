@@ -56,6 +56,14 @@ NicStatus guarded(Body body) {
   }
 }
 
+// guarded(), for calls that run the model on a context: tells its memory pool a frame was coded.
+template <class Body>
+NicStatus coding(NicContext* context, Body body) {
+  const NicStatus status = guarded(body);
+  if (context) context->memory_pool.frame_coded();
+  return status;
+}
+
 // Hands a frame to the caller in a malloc'd NicBuffer.
 void copy_out(const std::vector<uint8_t>& frame, NicBuffer* out) {
   out->data = static_cast<uint8_t*>(std::malloc(frame.size()));
@@ -174,7 +182,7 @@ NicStatus nic_encode_rgb(NicContext* context, const uint8_t* rgb, uint32_t width
   if (!context || !out) return fail(NIC_ERROR_INVALID_ARGUMENT, "context or out is NULL");
   out->data = nullptr;
   out->size = 0;
-  return guarded([&] {
+  return coding(context, [&] {
     copy_out(context->codec->encode(rgb, width, height, stride, qp), out);
   });
 }
@@ -196,7 +204,7 @@ NicStatus nic_peek_frame(const uint8_t* data, size_t size, NicFrameInfo* info) {
 NicStatus nic_decode_rgb(NicContext* context, const uint8_t* data, size_t size, uint8_t* rgb,
                          size_t stride, size_t capacity, NicFrameInfo* info) {
   if (!context) return fail(NIC_ERROR_INVALID_ARGUMENT, "context is NULL");
-  return guarded([&] {
+  return coding(context, [&] {
     nic::FrameHeader h = context->codec->decode(data, size, rgb, stride, capacity);
     if (info) fill_info(h, info);
   });
@@ -209,7 +217,7 @@ NicStatus nic_encode_rgb_target_size(NicContext* context, const uint8_t* rgb, ui
   out->data = nullptr;
   out->size = 0;
   if (target_bytes == 0) return fail(NIC_ERROR_INVALID_ARGUMENT, "target size must be > 0");
-  return guarded([&] {
+  return coding(context, [&] {
     auto analysis = context->codec->analyze(rgb, width, height, stride);
     const double target = double(target_bytes);
     auto frame = context->codec->encode_to_size(*analysis, target, target, NIC_QP_MIN, NIC_QP_MAX);
@@ -257,7 +265,7 @@ NicStatus nic_encode_rgb_controlled(NicContext* context, NicRateController* cont
   if (!context || !controller || !out) return fail(NIC_ERROR_INVALID_ARGUMENT, "NULL argument");
   out->data = nullptr;
   out->size = 0;
-  return guarded([&] {
+  return coding(context, [&] {
     auto analysis = context->codec->analyze(rgb, width, height, stride);
     encode_controlled(*context->codec, controller->controller, *analysis, out, qp_used);
   });
@@ -267,7 +275,7 @@ NicStatus nic_analyze_rgb(NicContext* context, const uint8_t* rgb, uint32_t widt
                           uint32_t height, size_t stride, NicFrameAnalysis** out_analysis) {
   if (!context || !out_analysis) return fail(NIC_ERROR_INVALID_ARGUMENT, "NULL argument");
   *out_analysis = nullptr;
-  return guarded([&] {
+  return coding(context, [&] {
     auto analysis = context->codec->analyze(rgb, width, height, stride);
     *out_analysis = new NicFrameAnalysis{context, std::move(analysis)};
   });
@@ -280,7 +288,7 @@ NicStatus nic_encode_analysis(NicContext* context, const NicFrameAnalysis* analy
   if (!context || !out) return fail(NIC_ERROR_INVALID_ARGUMENT, "context or out is NULL");
   out->data = nullptr;
   out->size = 0;
-  return guarded([&] { copy_out(context->codec->encode(analysis_of(context, analysis), qp), out); });
+  return coding(context, [&] { copy_out(context->codec->encode(analysis_of(context, analysis), qp), out); });
 }
 
 NicStatus nic_encode_analysis_controlled(NicContext* context, NicRateController* controller,
@@ -289,7 +297,7 @@ NicStatus nic_encode_analysis_controlled(NicContext* context, NicRateController*
   if (!context || !controller || !out) return fail(NIC_ERROR_INVALID_ARGUMENT, "NULL argument");
   out->data = nullptr;
   out->size = 0;
-  return guarded([&] {
+  return coding(context, [&] {
     encode_controlled(*context->codec, controller->controller, analysis_of(context, analysis),
                       out, qp_used);
   });

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <string>
 #include <vector>
 
 namespace nic {
@@ -31,6 +32,7 @@ size_t size_class(size_t n) {
 struct PoolState {
   std::mutex mutex;
   int users = 0;
+  bool caching = false;  // a frame has been coded since users became non-zero
   size_t cached_bytes = 0;
   std::map<size_t, std::vector<uint8_t*>> free_blocks;  // by block size (header included)
 };
@@ -48,7 +50,7 @@ void release(void* data) {
   if (size >= kPooledMin) {
     PoolState& s = state();
     std::lock_guard<std::mutex> lock(s.mutex);
-    if (s.users > 0) {
+    if (s.caching) {
       s.free_blocks[size].push_back(block);
       s.cached_bytes += size;
       return;
@@ -83,9 +85,15 @@ struct PoolAllocator final : c10::Allocator {
   c10::DeleterFnPtr raw_deleter() const override { return &release; }
 };
 
+bool pool_enabled() {
+  const char* setting = std::getenv("NIC_MEMORY_POOL");
+  return !(setting && std::string(setting) == "0");
+}
+
 }  // namespace
 
-CpuMemoryPoolUse::CpuMemoryPoolUse() {
+CpuMemoryPoolUse::CpuMemoryPoolUse() : active_(pool_enabled()) {
+  if (!active_) return;
   // Installed once and never removed, since tensors from it may outlive every codec. Priority 1
   // leaves alone any allocator the host program installed with a higher one.
   static PoolAllocator* allocator = [] {
@@ -100,13 +108,22 @@ CpuMemoryPoolUse::CpuMemoryPoolUse() {
 }
 
 CpuMemoryPoolUse::~CpuMemoryPoolUse() {
+  if (!active_) return;
   PoolState& s = state();
   std::lock_guard<std::mutex> lock(s.mutex);
   if (--s.users > 0) return;
+  s.caching = false;
   for (auto& entry : s.free_blocks)
     for (uint8_t* block : entry.second) std::free(block);
   s.free_blocks.clear();
   s.cached_bytes = 0;
+}
+
+void CpuMemoryPoolUse::frame_coded() {
+  if (!active_) return;
+  PoolState& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.caching = true;
 }
 
 size_t cpu_memory_pool_cached_bytes() {
