@@ -2,6 +2,7 @@
 
 #include <c10/core/CPUAllocator.h>
 #include <c10/util/Exception.h>
+#include <dlfcn.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -85,9 +86,13 @@ struct PoolAllocator final : c10::Allocator {
   c10::DeleterFnPtr raw_deleter() const override { return &release; }
 };
 
+// Off when NIC_MEMORY_POOL=0, and in hosts whose malloc is tcmalloc (our CLI and FFmpeg build):
+// it already keeps freed memory mapped, and there the pool measured slower (ffmpeg 1080p, 2
+// frames: 1.6 -> 2.2 s/frame encode).
 bool pool_enabled() {
   const char* setting = std::getenv("NIC_MEMORY_POOL");
-  return !(setting && std::string(setting) == "0");
+  if (setting && std::string(setting) == "0") return false;
+  return dlsym(RTLD_DEFAULT, "tc_malloc") == nullptr;
 }
 
 }  // namespace

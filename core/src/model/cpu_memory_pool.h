@@ -13,7 +13,8 @@ namespace nic {
 
 // The pool caches while at least one of these exists (the C API holds one per context); the
 // last one to go returns the cached blocks to the system. NIC_MEMORY_POOL=0 in the environment
-// leaves LibTorch's allocator alone (for comparisons, or to keep the host's memory use).
+// leaves LibTorch's allocator alone (for comparisons, or to keep the host's memory use); so does
+// a host that runs on tcmalloc.
 class CpuMemoryPoolUse {
  public:
   CpuMemoryPoolUse();
