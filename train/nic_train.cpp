@@ -113,7 +113,7 @@ std::vector<double> parse_lambdas(const std::string& s) {
 
 // Initial log2 quantization step of each new anchor. An anchor whose lambda the old model also
 // has keeps its learned step; any other sits on the straight line log2(step) = a + b * log2(lambda)
-// fitted to the kept ones (learned steps lie close to such a line). Adam moves a step by about
+// fitted through all the old anchors (learned steps lie close to such a line). Adam moves a step by about
 // lr per update, so a poor start would take thousands of steps to correct.
 torch::Tensor anchor_steps_for(const std::vector<double>& old_lambdas, const torch::Tensor& old_steps,
                                const std::vector<double>& new_lambdas) {
@@ -154,8 +154,10 @@ class Log {
 void copy_weights(nic::ImageCodecModel& from, nic::ImageCodecModel& to) {
   torch::NoGradGuard no_grad;
   auto params = from->named_parameters();
-  for (auto& p : to->named_parameters())
-    if (p.value().sizes() == params[p.key()].sizes()) p.value().copy_(params[p.key()]);
+  for (auto& p : to->named_parameters()) {
+    if (p.key() == "q_anchor_log2" && p.value().sizes() != params[p.key()].sizes()) continue;
+    p.value().copy_(params[p.key()]);
+  }
   auto buffers = from->named_buffers();
   for (auto& b : to->named_buffers()) b.value().copy_(buffers[b.key()]);
 }
