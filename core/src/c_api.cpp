@@ -56,11 +56,12 @@ NicStatus guarded(Body body) {
   }
 }
 
-// guarded(), for calls that run the model on a context: tells its memory pool a frame was coded.
+// guarded(), for calls that run the model on a context: a frame coded without error tells the
+// context's memory pool to start caching.
 template <class Body>
 NicStatus coding(NicContext* context, Body body) {
   const NicStatus status = guarded(body);
-  if (context) context->memory_pool.frame_coded();
+  if (status == NIC_OK) context->memory_pool.frame_coded();
   return status;
 }
 

@@ -101,12 +101,8 @@ CpuMemoryPoolUse::CpuMemoryPoolUse() : active_(pool_enabled()) {
   if (!active_) return;
   // Installed once and never removed, since tensors from it may outlive every codec. Priority 1
   // leaves alone any allocator the host program installed with a higher one.
-  static PoolAllocator* allocator = [] {
-    auto* a = new PoolAllocator;
-    c10::SetCPUAllocator(a, 1);
-    return a;
-  }();
-  (void)allocator;
+  static const bool installed = (c10::SetCPUAllocator(new PoolAllocator, 1), true);
+  (void)installed;
   PoolState& s = state();
   std::lock_guard<std::mutex> lock(s.mutex);
   ++s.users;
