@@ -112,9 +112,10 @@ std::vector<double> parse_lambdas(const std::string& s) {
 }
 
 // Initial log2 quantization step of each new anchor. An anchor whose lambda the old model also
-// has keeps its learned step; any other sits on the straight line log2(step) = a + b * log2(lambda)
-// fitted through all the old anchors (learned steps lie close to such a line). Adam moves a step by about
-// lr per update, so a poor start would take thousands of steps to correct.
+// has keeps its learned step; any other sits on the straight line
+// log2(step) = a + b * log2(lambda) fitted through all the old anchors (learned steps lie close
+// to such a line). Adam moves a step by about lr per update, so a poor start would take
+// thousands of steps to correct.
 torch::Tensor anchor_steps_for(const std::vector<double>& old_lambdas, const torch::Tensor& old_steps,
                                const std::vector<double>& new_lambdas) {
   std::vector<double> xs, ys;
