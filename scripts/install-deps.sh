@@ -9,6 +9,9 @@ packages=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   dpkg-dev nasm patch xz-utils make
   libgoogle-perftools-dev
+  # A fast BLAS for LibTorch's float64 products (the integer-exact scale and context networks);
+  # Debian's default libblas3 is the slow reference implementation.
+  libopenblas0-openmp
   bc libjpeg-turbo-progs webp libavif-bin libjxl-tools gnuplot-nox python3
 )
 
