@@ -18,11 +18,11 @@ static void nic_type_find(GstTypeFind* find, gpointer user_data) {
   const guint width = GST_READ_UINT16_LE(h + 6), height = GST_READ_UINT16_LE(h + 8);
   const guint qp_fixed = GST_READ_UINT16_LE(h + 19);
   GstTypeFindProbability probability;
-  if (version == 1 && flags == 0 && colour_format == 0 && width >= 1 && width <= 16384 &&
-      height >= 1 && height <= 16384 && qp_fixed <= 63 * 256 && substreams >= 1 &&
+  if ((version == 1 || version == 2) && flags == 0 && colour_format == 0 && width >= 1 &&
+      width <= 16384 && height >= 1 && height <= 16384 && qp_fixed <= 63 * 256 && substreams >= 1 &&
       substreams <= 32) {
     probability = GST_TYPE_FIND_MAXIMUM;
-  } else if (version > 1) {
+  } else if (version > 2) {
     probability = GST_TYPE_FIND_LIKELY; /* a newer bitstream: nicdec will say so */
   } else {
     return;

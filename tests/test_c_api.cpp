@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -162,6 +163,41 @@ TEST_F(CApi, WrongModelIsReportedNotDecoded) {
                            nullptr),
             NIC_ERROR_MODEL_MISMATCH);
   EXPECT_NE(std::string(nic_last_error()).find("encoded with model"), std::string::npos);
+}
+
+// A version-1 model (two coding steps) writes version-1 frames, which decode as before; the
+// version-2 frames of the test model say so in their header. Neither decodes with the other.
+TEST_F(CApi, VersionOneFramesDecodeWithAVersionOneModel) {
+  const char* v1_path = std::getenv("NIC_TEST_MODEL_V1");
+  ASSERT_NE(v1_path, nullptr) << "NIC_TEST_MODEL_V1 is not set";
+  ContextHolder v1(v1_path);
+  ASSERT_EQ(v1.status(), NIC_OK) << nic_last_error();
+  const uint32_t w = 70, h = 45;
+  const std::vector<uint8_t> rgb = synthetic_image(w, h, 3);
+  const std::vector<uint8_t> frame1 = encode(v1.get(), rgb, w, h, 25);
+  const std::vector<uint8_t> frame2 = encode(ctx(), rgb, w, h, 25);
+  ASSERT_FALSE(frame1.empty() || frame2.empty()) << nic_last_error();
+  NicFrameInfo info;
+  ASSERT_EQ(nic_peek_frame(frame1.data(), frame1.size(), &info), NIC_OK);
+  EXPECT_EQ(info.version, 1u);
+  ASSERT_EQ(nic_peek_frame(frame2.data(), frame2.size(), &info), NIC_OK);
+  EXPECT_EQ(info.version, 2u);
+  std::vector<uint8_t> out(rgb.size()), again(rgb.size());
+  ASSERT_EQ(
+      nic_decode_rgb(v1.get(), frame1.data(), frame1.size(), out.data(), w * 3, out.size(), &info),
+      NIC_OK)
+      << nic_last_error();
+  EXPECT_EQ(info.version, 1u);
+  ASSERT_EQ(nic_decode_rgb(v1.get(), frame1.data(), frame1.size(), again.data(), w * 3,
+                           again.size(), nullptr),
+            NIC_OK);
+  EXPECT_EQ(out, again);
+  EXPECT_EQ(nic_decode_rgb(v1.get(), frame2.data(), frame2.size(), out.data(), w * 3, out.size(),
+                           nullptr),
+            NIC_ERROR_MODEL_MISMATCH);
+  EXPECT_EQ(
+      nic_decode_rgb(ctx(), frame1.data(), frame1.size(), out.data(), w * 3, out.size(), nullptr),
+      NIC_ERROR_MODEL_MISMATCH);
 }
 
 // An analysis coded at several qps gives exactly the frames of nic_encode_rgb, which decode.

@@ -51,38 +51,42 @@ TEST(Crc32, KnownValuesAndIncremental) {
 }
 
 TEST(FrameHeader, RoundTrip) {
-  const auto header = sample_header();
-  const auto substreams = sample_substreams();
-  const auto bytes = nic::write_frame(header, substreams);
-  ASSERT_EQ(bytes.size(), 22u + 3 * 4 + 8 + 4);
-  EXPECT_EQ(std::string(bytes.begin(), bytes.begin() + 4), "NICF");
+  for (uint8_t version : {1, 2}) {
+    SCOPED_TRACE("version " + std::to_string(version));
+    auto header = sample_header();
+    header.version = version;
+    const auto substreams = sample_substreams();
+    const auto bytes = nic::write_frame(header, substreams);
+    ASSERT_EQ(bytes.size(), 22u + 3 * 4 + 8 + 4);
+    EXPECT_EQ(std::string(bytes.begin(), bytes.begin() + 4), "NICF");
 
-  const nic::ParsedFrame frame = nic::parse_frame(bytes.data(), bytes.size());
-  EXPECT_EQ(frame.header.version, 1);
-  EXPECT_EQ(frame.header.flags, 0);
-  EXPECT_EQ(frame.header.width, 17u);
-  EXPECT_EQ(frame.header.height, 33u);
-  EXPECT_EQ(frame.header.colour_format, 0);
-  EXPECT_EQ(frame.header.model_fingerprint, 0x0123456789ABCDEFull);
-  EXPECT_EQ(frame.header.qp_fixed, 3200);
-  EXPECT_FLOAT_EQ(frame.header.qp(), 12.5f);
-  EXPECT_EQ(frame.header.substream_sizes, (std::vector<uint32_t>{3, 0, 5}));
-  EXPECT_EQ(frame.header.header_size(), 34u);
-  EXPECT_EQ(frame.header.frame_size(), bytes.size());
-  ASSERT_EQ(frame.substreams.size(), 3u);
-  for (size_t i = 0; i < 3; ++i) {
-    EXPECT_EQ(std::vector<uint8_t>(frame.substreams[i].first,
-                                   frame.substreams[i].first + frame.substreams[i].second),
-              substreams[i]);
+    const nic::ParsedFrame frame = nic::parse_frame(bytes.data(), bytes.size());
+    EXPECT_EQ(frame.header.version, version);
+    EXPECT_EQ(frame.header.flags, 0);
+    EXPECT_EQ(frame.header.width, 17u);
+    EXPECT_EQ(frame.header.height, 33u);
+    EXPECT_EQ(frame.header.colour_format, 0);
+    EXPECT_EQ(frame.header.model_fingerprint, 0x0123456789ABCDEFull);
+    EXPECT_EQ(frame.header.qp_fixed, 3200);
+    EXPECT_FLOAT_EQ(frame.header.qp(), 12.5f);
+    EXPECT_EQ(frame.header.substream_sizes, (std::vector<uint32_t>{3, 0, 5}));
+    EXPECT_EQ(frame.header.header_size(), 34u);
+    EXPECT_EQ(frame.header.frame_size(), bytes.size());
+    ASSERT_EQ(frame.substreams.size(), 3u);
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(std::vector<uint8_t>(frame.substreams[i].first,
+                                     frame.substreams[i].first + frame.substreams[i].second),
+                substreams[i]);
+    }
+    // Byte layout of the fixed fields (little-endian).
+    EXPECT_EQ(bytes[6], 17);
+    EXPECT_EQ(bytes[7], 0);
+    EXPECT_EQ(bytes[11], 0xEF);
+    EXPECT_EQ(bytes[18], 0x01);
+    EXPECT_EQ(bytes[19], 3200 & 0xFF);
+    EXPECT_EQ(bytes[20], 3200 >> 8);
+    EXPECT_EQ(bytes[21], 3);
   }
-  // Byte layout of the fixed fields (little-endian).
-  EXPECT_EQ(bytes[6], 17);
-  EXPECT_EQ(bytes[7], 0);
-  EXPECT_EQ(bytes[11], 0xEF);
-  EXPECT_EQ(bytes[18], 0x01);
-  EXPECT_EQ(bytes[19], 3200 & 0xFF);
-  EXPECT_EQ(bytes[20], 3200 >> 8);
-  EXPECT_EQ(bytes[21], 3);
 }
 
 TEST(FrameHeader, ConcatenatedFramesParseInSequence) {
@@ -132,8 +136,8 @@ TEST(FrameHeader, WriterRejectsOutOfRangeFields) {
   };
   const auto substreams = sample_substreams();
   auto h = sample_header();
-  h.version = 2;
-  expect_invalid(h, substreams, "version 2");
+  h.version = 3;
+  expect_invalid(h, substreams, "version 3");
   h = sample_header();
   h.flags = 1;
   expect_invalid(h, substreams, "flags 0x01");
@@ -181,7 +185,7 @@ TEST(FrameHeader, ParserRejectsOutOfRangeFields) {
   const Case cases[] = {
       {0, {'N', 'I', 'C', 'G'}, NIC_ERROR_CORRUPT, "bad magic 0x4e494347"},
       {4, {0}, NIC_ERROR_CORRUPT, "version 0 is invalid"},
-      {4, {2}, NIC_ERROR_UNSUPPORTED, "version 2 is newer"},
+      {4, {3}, NIC_ERROR_UNSUPPORTED, "version 3 is newer"},
       {5, {0x80}, NIC_ERROR_UNSUPPORTED, "flags 0x80"},
       {6, {0, 0}, NIC_ERROR_CORRUPT, "width 0 is invalid"},
       {6, {0x01, 0x40}, NIC_ERROR_CORRUPT, "width 16385 is invalid"},

@@ -57,6 +57,8 @@ struct TrainOptions {
   uint64_t seed = 1;
   std::string init_from;  // weights file to start a new run from (when the run has no checkpoint)
   std::vector<double> anchor_lambdas;  // empty: the default config's, or those of --init-from
+  std::string architecture;            // empty: the default config's, or that of --init-from
+  double distribution_shape = 0;       // 0: the default config's, or that of --init-from
   nic::ModelConfig config;  // for a new run; a resumed run keeps its own
 };
 
@@ -65,7 +67,8 @@ void usage() {
       "usage: nic-train [options]\n"
       "  --data DIR              training PNGs (default ../shared/data/train)\n"
       "  --valid DIR             validation PNGs (default ../shared/data/valid)\n"
-      "  --run DIR               run folder: checkpoint, log, exported weights (default runs/default)\n"
+      "  --run DIR               run folder: checkpoint, log, exported weights (default "
+      "runs/default)\n"
       "  --steps N               train until step N (default 20000)\n"
       "  --batch N --crop N      batch size and crop side (default 8, 128)\n"
       "  --lr X                  Adam learning rate (default 1e-4)\n"
@@ -76,9 +79,15 @@ void usage() {
       "                          decay per step (default 0.999; 0 = the raw weights)\n"
       "  --threads N --device D  CPU threads (default 2); cpu, cuda or cuda:N\n"
       "  --checkpoint-minutes X  checkpoint period (default 5)\n"
-      "  --validate-every N      real encode/decode of the validation set every N steps (default 2000)\n"
+      "  --validate-every N      real encode/decode of the validation set every N steps (default "
+      "2000)\n"
       "  --log-every N           progress line period in steps (default 50)\n"
       "  --widths A,B,C --latent N --hyper N --blocks N   size of a new model\n"
+      "  --architecture NAME     nic-evc-2 (default: four coding steps with context scales) or\n"
+      "                          nic-evc-1 (two steps, bitstream version 1); with --init-from a\n"
+      "                          nic-evc-1 file, nic-evc-2 keeps what the two share\n"
+      "  --distribution-shape B  shape of the latents' generalized Gaussian for a new run\n"
+      "                          (2 = Gaussian, the default; HPCM uses 1.5)\n"
       "  --anchor-lambdas L0,L1,...  rate anchors of a new run, finest first (default\n"
       "                          0.027,0.012,0.005,0.001); with --init-from, anchors whose lambda\n"
       "                          the file has keep their learned step\n"
@@ -150,17 +159,32 @@ class Log {
   std::ofstream file_;
 };
 
-// Copies parameters and buffers by name between two models of the same architecture. The rate
-// anchors' steps are copied when both have the same number; otherwise the caller sets them.
-void copy_weights(nic::ImageCodecModel& from, nic::ImageCodecModel& to) {
+// Copies parameters and buffers by name. Between two models of the same architecture every one
+// is copied; the rate anchors' steps only when both have the same number (otherwise the caller
+// sets them). From a nic-evc-1 model into a nic-evc-2 one, what both have (transforms,
+// hyperprior, first-step means, hyperprior scale network) is copied and the context networks
+// keep their initialisation. Returns the names that were not copied.
+std::vector<std::string> copy_weights(nic::ImageCodecModel& from, nic::ImageCodecModel& to) {
   torch::NoGradGuard no_grad;
+  std::vector<std::string> skipped;
   auto params = from->named_parameters();
   for (auto& p : to->named_parameters()) {
-    if (p.key() == "q_anchor_log2" && p.value().sizes() != params[p.key()].sizes()) continue;
-    p.value().copy_(params[p.key()]);
+    const torch::Tensor* source = params.find(p.key());
+    if (!source || source->sizes() != p.value().sizes()) {
+      if (p.key() != "q_anchor_log2") skipped.push_back(p.key());
+      continue;
+    }
+    p.value().copy_(*source);
   }
   auto buffers = from->named_buffers();
-  for (auto& b : to->named_buffers()) b.value().copy_(buffers[b.key()]);
+  for (auto& b : to->named_buffers()) {
+    const torch::Tensor* source = buffers.find(b.key());
+    if (source && source->sizes() == b.value().sizes())
+      b.value().copy_(*source);
+    else
+      skipped.push_back(b.key());
+  }
+  return skipped;
 }
 
 // ema = decay * ema + (1 - decay) * model, parameter by parameter (same architecture, so the
@@ -241,22 +265,28 @@ int run(const TrainOptions& opt, const std::string& export_path) {
   const std::string config_path = opt.run + "/config.json";
   const std::string checkpoint_path = opt.run + "/checkpoint.pt";
 
+  // A new run's config: the options applied, checked, written to the run folder.
+  auto start_config = [&](nic::ModelConfig& c) {
+    if (!opt.anchor_lambdas.empty()) c.anchor_lambdas = opt.anchor_lambdas;
+    if (!opt.architecture.empty()) c.architecture = opt.architecture;
+    if (opt.distribution_shape > 0) c.latent_distribution_shape = opt.distribution_shape;
+    c = nic::ModelConfig::from_json(c.to_json());  // throws on a bad architecture or shape
+    std::ofstream(config_path) << c.to_json() << "\n";
+  };
   nic::ModelConfig config = opt.config;
   const bool resume = std::filesystem::exists(checkpoint_path);
   nic::CodecWeights init;
   if (!resume && !opt.init_from.empty()) {
     init = nic::load_weights(opt.init_from, torch::kCPU);
     config = init.config;
-    if (!opt.anchor_lambdas.empty()) config.anchor_lambdas = opt.anchor_lambdas;
-    std::ofstream(config_path) << config.to_json() << "\n";
+    start_config(config);
   } else if (std::filesystem::exists(config_path)) {
     std::ifstream in(config_path);
     std::stringstream text;
     text << in.rdbuf();
     config = nic::ModelConfig::from_json(text.str());
   } else {
-    if (!opt.anchor_lambdas.empty()) config.anchor_lambdas = opt.anchor_lambdas;
-    std::ofstream(config_path) << config.to_json() << "\n";
+    start_config(config);
   }
 
   torch::manual_seed(opt.seed);
@@ -275,14 +305,21 @@ int run(const TrainOptions& opt, const std::string& export_path) {
   if (resume) {
     step = Checkpoint::load(checkpoint_path, model, ema, optimizer, device, optimizer_start);
   } else if (init.model) {
-    // Same architecture, same parameter names: copy them over; Adam's moments start afresh.
-    copy_weights(init.model, model);
+    // Same parameter names: copy them over; Adam's moments start afresh.
+    const std::vector<std::string> fresh = copy_weights(init.model, model);
+    if (!fresh.empty()) {
+      std::ostringstream line;
+      line << fresh.size() << " tensors are new to " << opt.init_from << " and start initialised:";
+      for (const std::string& name : fresh) line << " " << name;
+      init_note += line.str() + "\n";
+    }
     if (config.anchor_lambdas != init.config.anchor_lambdas) {
       torch::NoGradGuard no_grad;
       model->q_anchor_log2.copy_(anchor_steps_for(
           init.config.anchor_lambdas, init.model->q_anchor_log2.cpu(), config.anchor_lambdas));
       std::ostringstream line;
-      line << "rate anchors differ from " << opt.init_from << "'s; their log2 steps start at";
+      line << init_note << "rate anchors differ from " << opt.init_from
+           << "'s; their log2 steps start at";
       for (int64_t k = 0; k < model->q_anchor_log2.size(0); ++k)
         line << " " << model->q_anchor_log2[k].item<float>();
       init_note = line.str();
@@ -293,6 +330,7 @@ int run(const TrainOptions& opt, const std::string& export_path) {
     optimizer_start = step;
   }
   Log log(opt.run + "/train.log");
+  while (!init_note.empty() && init_note.back() == '\n') init_note.pop_back();
   if (!init_note.empty()) log.line(init_note);
   // What is validated and exported: the moving average when the run keeps one.
   nic::ImageCodecModel shipped = ema ? ema : model;
@@ -453,6 +491,10 @@ int main(int argc, char** argv) {
       else if (arg == "--hyper") opt.config.hyper_channels = std::stoi(value());
       else if (arg == "--blocks") opt.config.blocks_per_stage = std::stoi(value());
       else if (arg == "--anchor-lambdas") opt.anchor_lambdas = parse_lambdas(value());
+      else if (arg == "--architecture")
+        opt.architecture = value();
+      else if (arg == "--distribution-shape")
+        opt.distribution_shape = std::stod(value());
       else if (arg == "--export") export_path = value();
       else if (arg == "--init-from") opt.init_from = value();
       else throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "unknown option " + arg + " (see --help)");

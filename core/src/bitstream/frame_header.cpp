@@ -83,10 +83,11 @@ uint64_t max_frame_payload(uint32_t width, uint32_t height) {
 std::vector<uint8_t> write_frame(const FrameHeader& header,
                                  const std::vector<std::vector<uint8_t>>& substreams) {
   const std::string where = "write frame: ";
-  require(header.version == kFrameVersion, NIC_ERROR_INVALID_ARGUMENT,
-          where + "version " + std::to_string(header.version) + " cannot be written (only 1)");
+  require(header.version >= 1 && header.version <= kFrameVersion, NIC_ERROR_INVALID_ARGUMENT,
+          where + "version " + std::to_string(header.version) + " cannot be written (only 1.." +
+              std::to_string(kFrameVersion) + ")");
   require(header.flags == 0, NIC_ERROR_INVALID_ARGUMENT,
-          where + "flags " + hex(header.flags, 2) + " are not defined in version 1 (must be 0)");
+          where + "flags " + hex(header.flags, 2) + " are not defined (must be 0)");
   require(dimension_valid(header.width), NIC_ERROR_INVALID_ARGUMENT,
           where + "width " + std::to_string(header.width) + " is invalid (must be 1..16384)");
   require(dimension_valid(header.height), NIC_ERROR_INVALID_ARGUMENT,
@@ -148,14 +149,14 @@ FrameHeader parse_frame_header(const uint8_t* data, size_t size) {
   if (header.version > kFrameVersion) {
     throw Error(NIC_ERROR_UNSUPPORTED, "frame header: bitstream version " +
                                            std::to_string(header.version) +
-                                           " is newer than this decoder supports (1); upgrade "
-                                           "nic");
+                                           " is newer than this decoder supports (" +
+                                           std::to_string(kFrameVersion) + "); upgrade nic");
   }
   header.flags = data[5];
   if (header.flags != 0) {
     throw Error(NIC_ERROR_UNSUPPORTED, "frame header: flags " + hex(header.flags, 2) +
-                                           " are not supported by bitstream version 1 (must be "
-                                           "0)");
+                                           " are not supported by bitstream version " +
+                                           std::to_string(header.version) + " (must be 0)");
   }
   header.width = get_u16(data + 6);
   header.height = get_u16(data + 8);

@@ -2,7 +2,7 @@
 //
 //   offset  size  field
 //   0       4     magic "NICF"
-//   4       1     version (1)
+//   4       1     version (1 or 2: the model's architecture)
 //   5       1     flags (0)
 //   6       2     width  (1..NIC_MAX_DIMENSION)
 //   8       2     height (1..NIC_MAX_DIMENSION)
@@ -23,7 +23,8 @@
 
 namespace nic {
 
-constexpr uint8_t kFrameVersion = 1;
+// The newest bitstream version; every version from 1 up decodes (with a model of that version).
+constexpr uint8_t kFrameVersion = 2;
 constexpr size_t kFrameFixedHeaderSize = 22;  // everything up to the substream sizes
 constexpr size_t kFrameCrcSize = 4;
 constexpr size_t kMaxSubstreams = 32;

@@ -12,23 +12,16 @@
 #include "common/error.h"
 #include "entropy/symbol_coder.h"
 #include "model/device.h"
+#include "model/latent_coding.h"
 #include "model/weights.h"
 
 namespace nic {
 
 namespace {
 
-// Latent y channels are split into this many groups per coding step, each its own substream, so
-// that parsing runs in parallel. Substream 0 carries z.
-constexpr int kChannelGroups = 2;
-constexpr int kCodingSteps = 2;
-constexpr int kSubstreams = 1 + kCodingSteps * kChannelGroups;
-// Symbols beyond these magnitudes never come from a real image: the encoder saturates, the
+// Symbols of z beyond this magnitude never come from a real image: the encoder saturates, the
 // decoder reports corruption.
-constexpr int32_t kMaxLatentSymbol = 1 << 20;
 constexpr int32_t kMaxHyperSymbol = 1 << 15;
-constexpr int kLatentDownscale = 16;
-constexpr int kHyperDownscale = 64;
 
 int64_t padded(int64_t v) {
   return (v + ModelConfig::kPadMultiple - 1) / ModelConfig::kPadMultiple * ModelConfig::kPadMultiple;
@@ -40,23 +33,14 @@ struct LatentShape {
   int64_t size() const { return channels * plane(); }
 };
 
-// Visits the flat indices (c * h * w + row * w + col) of the latents of one y substream, in
-// coding order. Step 0 holds the first half of the channels on the even checkerboard and the
-// second half on the odd one; step 1 the complement (see step1_mask).
-template <class Visit>
-void for_each_latent(const LatentShape& s, int y_substream, Visit visit) {
-  const int step = y_substream / kChannelGroups, group = y_substream % kChannelGroups;
-  const int64_t c_begin = s.channels * group / kChannelGroups;
-  const int64_t c_end = s.channels * (group + 1) / kChannelGroups;
-  for (int64_t c = c_begin; c < c_end; ++c) {
-    const bool first_half = c < s.channels / 2;
-    for (int64_t row = 0; row < s.height; ++row) {
-      // In step 0 a first-half channel takes the columns where row + col is even.
-      const int64_t first_col = ((row & 1) == 0) == (first_half == (step == 0)) ? 0 : 1;
-      const int64_t base = c * s.plane() + row * s.width;
-      for (int64_t col = first_col; col < s.width; col += 2) visit(base + col);
-    }
-  }
+// The latents of one coding step in coding order, and the channel-group substreams they split into:
+// group g holds rows [channels * g / G, channels * (g + 1) / G) of the step's [channels, m] layout.
+struct StepSlice {
+  int64_t begin, end;  // flat range in the step's coding-order vector
+};
+StepSlice group_slice(int64_t channels, int64_t per_channel, int group) {
+  const int groups = LatentCoding::kChannelGroups;
+  return {channels * group / groups * per_channel, channels * (group + 1) / groups * per_channel};
 }
 
 template <class Task>
@@ -84,15 +68,15 @@ class FrameAnalysis {
   torch::Tensor y;            // [1, N, h, w] float
   torch::Tensor z_hat;        // [1, Cz, h/4, w/4] float, integer-valued
   torch::Tensor features;     // hyper features for the means
-  torch::Tensor mu1;          // step-1 means
-  torch::Tensor scale_index;  // int64 [1, N, h, w], scale index of y (before the step)
+  torch::Tensor hyper_means;  // the first step's means
+  torch::Tensor scale_index;  // int64 [1, N, h, w], the hyperprior's scale index (before the step)
 };
 
-// The symbols of y at one qp, ready for entropy coding.
+// The symbols of y at one qp, ready for entropy coding: per coding step, in coding order.
 struct QuantizedLatents {
-  std::vector<int32_t> y_symbols;  // flat [N, h, w]
-  std::vector<int32_t> y_tables;   // scale index per latent
-  std::vector<int32_t> z_symbols;  // flat [Cz, h, w]
+  std::vector<std::vector<int32_t>> y_symbols;  // [step][N * m]
+  std::vector<std::vector<int32_t>> y_tables;   // table index of each
+  std::vector<int32_t> z_symbols;               // flat [Cz, h, w]
 };
 
 struct ParsedLatents {
@@ -100,7 +84,8 @@ struct ParsedLatents {
   LatentShape y_shape{}, z_shape{};
   torch::Tensor z_hat;
   torch::Tensor step;
-  std::vector<int32_t> y_symbols;
+  torch::Tensor y_symbols;                              // float [1, N, h, w], integer-valued
+  std::vector<std::vector<int32_t>> y_symbols_by_step;  // coding order
 };
 
 struct FrameCodec::Impl {
@@ -115,13 +100,15 @@ struct FrameCodec::Impl {
     return t + (torch::rand_like(t) - 0.5) * (2.0 * perturbation);
   }
 
-  torch::Tensor mask_step1(const LatentShape& s) const {
-    return step1_mask(s.channels, s.height, s.width, torch::TensorOptions().device(device));
+  LatentCoding coding() const {
+    return LatentCoding(weights.config, weights.model->means,
+                        [this](const torch::Tensor& t) { return perturb(t); });
   }
 
-  // Per-channel steps (float, [1, N, 1, 1]) and scale indices of the symbols at qp_fixed.
-  std::pair<torch::Tensor, std::vector<int32_t>> quantizer(const torch::Tensor& scale_index,
-                                                           uint16_t qp_fixed) const {
+  // Per-channel steps (float, [1, N, 1, 1]) and the hyperprior's table index of every latent at
+  // qp_fixed (int64 [1, N, h, w]).
+  std::pair<torch::Tensor, torch::Tensor> quantizer(const torch::Tensor& scale_index,
+                                                    uint16_t qp_fixed) const {
     const std::vector<int32_t> units = rate.step_units(qp_fixed);
     const std::vector<float> steps = RateParameters::steps_from_units(units);
     torch::Tensor step = torch::tensor(steps).view({1, -1, 1, 1}).to(device);
@@ -130,7 +117,7 @@ struct FrameCodec::Impl {
     constexpr int64_t per_index = RateParameters::kUnitsPerOctave / kScaleIndexStepsPerOctave;
     torch::Tensor k = torch::div(scale_index * per_index - u + per_index / 2, per_index, "floor")
                           .clamp(0, kScaleLevels - 1);
-    return {step, to_int32_vector(k)};
+    return {step, k};
   }
 
   QuantizedLatents quantize(const FrameAnalysis& a, uint16_t qp_fixed);
@@ -191,42 +178,54 @@ std::shared_ptr<const FrameAnalysis> FrameCodec::analyze(const uint8_t* rgb, uin
   a->z_shape = {z.size(1), z.size(2), z.size(3)};
   a->scale_index = impl_->weights.scale_net.forward(a->z_hat);
   a->features = impl_->perturb(m->h_s(a->z_hat));
-  a->mu1 = impl_->perturb(m->means->step1(a->features));
+  a->hyper_means = impl_->coding().hyper_means(a->features);
   return a;
 }
 
-
 QuantizedLatents FrameCodec::Impl::quantize(const FrameAnalysis& a, uint16_t qp_fixed) {
-  Impl& impl = *this;
   c10::InferenceMode guard;
-  auto [step, tables] = impl.quantizer(a.scale_index, qp_fixed);
-  torch::Tensor mask1 = impl.mask_step1(a.y_shape);
-  torch::Tensor s1 =
-      torch::round((a.y - a.mu1) / step).clamp(-kMaxLatentSymbol, kMaxLatentSymbol) * mask1;
-  torch::Tensor y_hat1 = (s1 * step + a.mu1) * mask1;
-  torch::Tensor mu2 = impl.perturb(impl.weights.model->means->step2(a.features, y_hat1));
-  torch::Tensor s2 =
-      torch::round((a.y - mu2) / step).clamp(-kMaxLatentSymbol, kMaxLatentSymbol) * (1.0 - mask1);
-  return {to_int32_vector(s1 + s2), std::move(tables), to_int32_vector(a.z_hat)};
+  const LatentCoding coding = this->coding();
+  auto [step, base_index] = quantizer(a.scale_index, qp_fixed);
+  const torch::Tensor symbols = coding.quantize(a.y, a.features, a.hyper_means, step);
+  const torch::Tensor flat = symbols.flatten();
+  const LatentShape& s = a.y_shape;
+  QuantizedLatents q;
+  for (int k = 0; k < coding.steps(); ++k) {
+    const torch::Tensor positions =
+        coding.step_positions(k, s.channels, s.height, s.width).flatten().to(device);
+    q.y_symbols.push_back(to_int32_vector(flat.index_select(0, positions)));
+    q.y_tables.push_back(
+        to_int32_vector(coding.scale_indices(k, base_index, symbols, weights.context_scales)));
+  }
+  q.z_symbols = to_int32_vector(a.z_hat);
+  return q;
 }
 
 std::vector<uint8_t> FrameCodec::encode(const FrameAnalysis& a, float qp) {
   const uint16_t qp_fixed = FrameHeader::qp_to_fixed(qp);
   QuantizedLatents q = impl_->quantize(a, qp_fixed);
   const CodecWeights& w = impl_->weights;
-  std::vector<std::vector<uint8_t>> substreams(kSubstreams);
-  run_parallel(kSubstreams, impl_->threads, [&](int index) {
+  const int substream_count = int(1 + q.y_symbols.size() * LatentCoding::kChannelGroups);
+  std::vector<std::vector<uint8_t>> substreams(static_cast<size_t>(substream_count));
+  run_parallel(substream_count, impl_->threads, [&](int index) {
     SymbolEncoder enc;
     if (index == 0) {
       for (int64_t i = 0; i < a.z_shape.size(); ++i)
         enc.encode(q.z_symbols[i], w.z_tables[i / a.z_shape.plane()]);
     } else {
-      for_each_latent(a.y_shape, index - 1,
-                      [&](int64_t i) { enc.encode(q.y_symbols[i], w.y_tables[q.y_tables[i]]); });
+      const size_t step = size_t(index - 1) / LatentCoding::kChannelGroups;
+      const std::vector<int32_t>& symbols = q.y_symbols[step];
+      const std::vector<int32_t>& tables = q.y_tables[step];
+      const StepSlice slice =
+          group_slice(a.y_shape.channels, int64_t(symbols.size()) / a.y_shape.channels,
+                      (index - 1) % LatentCoding::kChannelGroups);
+      for (int64_t i = slice.begin; i < slice.end; ++i)
+        enc.encode(symbols[i], w.y_tables[tables[i]]);
     }
-    substreams[index] = enc.finish();
+    substreams[size_t(index)] = enc.finish();
   });
   FrameHeader header;
+  header.version = uint8_t(w.config.bitstream_version());
   header.width = a.width;
   header.height = a.height;
   header.model_fingerprint = w.fingerprint;
@@ -240,11 +239,9 @@ double FrameCodec::estimate_bits(const FrameAnalysis& a, float qp) {
   double bits = 0;
   for (int64_t i = 0; i < a.z_shape.size(); ++i)
     bits += SymbolEncoder::cost_bits(q.z_symbols[i], w.z_tables[i / a.z_shape.plane()]);
-  for (int s = 0; s < kSubstreams - 1; ++s) {
-    for_each_latent(a.y_shape, s, [&](int64_t i) {
-      bits += SymbolEncoder::cost_bits(q.y_symbols[i], w.y_tables[q.y_tables[i]]);
-    });
-  }
+  for (size_t k = 0; k < q.y_symbols.size(); ++k)
+    for (size_t i = 0; i < q.y_symbols[k].size(); ++i)
+      bits += SymbolEncoder::cost_bits(q.y_symbols[k][i], w.y_tables[q.y_tables[k][i]]);
   return bits;
 }
 
@@ -252,7 +249,9 @@ FrameCodec::SizedFrame FrameCodec::encode_to_size(const FrameAnalysis& a, double
                                                   double max_bytes, float min_qp, float max_qp) {
   uint16_t lo = FrameHeader::qp_to_fixed(min_qp), hi = FrameHeader::qp_to_fixed(max_qp);
   // Bytes beyond the symbols' bits: header, CRC and about 8 bytes of rANS flush per substream.
-  const double overhead = double(FrameHeader{}.header_size()) + 4.0 * kSubstreams + 4.0 + 8.0 * kSubstreams;
+  const int substream_count = impl_->coding().substreams();
+  const double overhead =
+      double(FrameHeader{}.header_size()) + 4.0 * substream_count + 4.0 + 8.0 * substream_count;
   auto estimate = [&](uint16_t qp_fixed) {
     return estimate_bits(a, qp_fixed / 256.0f) / 8.0 + overhead;
   };
@@ -312,14 +311,20 @@ ParsedLatents FrameCodec::Impl::parse(const uint8_t* data, size_t size) {
                   (unsigned long long)h.model_fingerprint, (unsigned long long)w.fingerprint);
     throw Error(NIC_ERROR_MODEL_MISMATCH, msg);
   }
-  require(frame.substreams.size() == size_t(kSubstreams), NIC_ERROR_CORRUPT,
+  require(h.version == w.config.bitstream_version(), NIC_ERROR_CORRUPT,
+          "frame has bitstream version " + std::to_string(h.version) +
+              ", but the model codes version " + std::to_string(w.config.bitstream_version()));
+  const LatentCoding coding = impl.coding();
+  require(frame.substreams.size() == size_t(coding.substreams()), NIC_ERROR_CORRUPT,
           "frame has " + std::to_string(frame.substreams.size()) + " substreams, expected " +
-              std::to_string(kSubstreams));
+              std::to_string(coding.substreams()));
   ParsedLatents p;
   p.header = h;
   const int64_t ph = padded(h.height), pw = padded(h.width);
-  p.y_shape = {w.config.latent_channels, ph / kLatentDownscale, pw / kLatentDownscale};
-  p.z_shape = {w.config.hyper_channels, ph / kHyperDownscale, pw / kHyperDownscale};
+  p.y_shape = {w.config.latent_channels, ph / LatentCoding::kLatentDownscale,
+               pw / LatentCoding::kLatentDownscale};
+  p.z_shape = {w.config.hyper_channels, ph / LatentCoding::kHyperDownscale,
+               pw / LatentCoding::kHyperDownscale};
 
   std::vector<int32_t> z(p.z_shape.size());
   {
@@ -334,23 +339,36 @@ ParsedLatents FrameCodec::Impl::parse(const uint8_t* data, size_t size) {
   p.z_hat = torch::tensor(z, torch::kInt32)
                 .view({1, p.z_shape.channels, p.z_shape.height, p.z_shape.width})
                 .to(impl.device, torch::kFloat32);
-  std::vector<int32_t> tables;
-  {
-    c10::InferenceMode guard;
-    std::tie(p.step, tables) = impl.quantizer(w.scale_net.forward(p.z_hat), h.qp_fixed);
-  }
-  p.y_symbols.assign(p.y_shape.size(), 0);
-  run_parallel(kSubstreams - 1, impl.threads, [&](int s) {
-    SymbolDecoder dec(frame.substreams[s + 1].first, frame.substreams[s + 1].second);
-    bool in_range = true;
-    for_each_latent(p.y_shape, s, [&](int64_t i) {
-      const int32_t v = dec.decode(w.y_tables[tables[i]]);
-      in_range &= std::abs(int64_t(v)) <= kMaxLatentSymbol;
-      p.y_symbols[i] = v;
+  c10::InferenceMode guard;
+  torch::Tensor base_index;
+  std::tie(p.step, base_index) = impl.quantizer(w.scale_net.forward(p.z_hat), h.qp_fixed);
+  // Step by step: a step's tables depend on the symbols of the steps before it.
+  const LatentShape& s = p.y_shape;
+  torch::Tensor symbols = torch::zeros({1, s.channels, s.height, s.width}, torch::kInt64);
+  for (int k = 0; k < coding.steps(); ++k) {
+    const std::vector<int32_t> tables = to_int32_vector(
+        coding.scale_indices(k, base_index, symbols.to(impl.device), w.context_scales));
+    std::vector<int32_t> decoded(tables.size());
+    run_parallel(LatentCoding::kChannelGroups, impl.threads, [&](int g) {
+      const int index = 1 + k * LatentCoding::kChannelGroups + g;
+      SymbolDecoder dec(frame.substreams[size_t(index)].first,
+                        frame.substreams[size_t(index)].second);
+      const StepSlice slice = group_slice(s.channels, int64_t(tables.size()) / s.channels, g);
+      bool in_range = true;
+      for (int64_t i = slice.begin; i < slice.end; ++i) {
+        const int32_t v = dec.decode(w.y_tables[tables[i]]);
+        in_range &= std::abs(int64_t(v)) <= LatentCoding::kMaxSymbol;
+        decoded[i] = v;
+      }
+      require(in_range, NIC_ERROR_CORRUPT, "latent symbol out of range");
+      dec.check_finished();
     });
-    require(in_range, NIC_ERROR_CORRUPT, "latent symbol out of range");
-    dec.check_finished();
-  });
+    const torch::Tensor positions =
+        coding.step_positions(k, s.channels, s.height, s.width).flatten();
+    symbols.view(-1).index_copy_(0, positions, torch::tensor(decoded, torch::kInt64));
+    p.y_symbols_by_step.push_back(std::move(decoded));
+  }
+  p.y_symbols = symbols.to(impl.device, torch::kFloat32);
   return p;
 }
 
@@ -365,16 +383,10 @@ FrameHeader FrameCodec::decode(const uint8_t* data, size_t size, uint8_t* rgb, s
               std::to_string(h.height));
   c10::InferenceMode guard;
   ImageCodecModel& m = impl_->weights.model;
-  const LatentShape& s = p.y_shape;
-  torch::Tensor symbols = torch::tensor(p.y_symbols, torch::kInt32)
-                              .view({1, s.channels, s.height, s.width})
-                              .to(impl_->device, torch::kFloat32);
-  torch::Tensor mask1 = impl_->mask_step1(s);
+  const LatentCoding coding = impl_->coding();
   torch::Tensor features = impl_->perturb(m->h_s(p.z_hat));
-  torch::Tensor mu1 = impl_->perturb(m->means->step1(features));
-  torch::Tensor y_hat1 = (symbols * p.step + mu1) * mask1;
-  torch::Tensor mu2 = impl_->perturb(m->means->step2(features, y_hat1));
-  torch::Tensor y_hat = y_hat1 + (symbols * p.step + mu2) * (1.0 - mask1);
+  torch::Tensor y_hat =
+      coding.reconstruct(p.y_symbols, features, coding.hyper_means(features), p.step);
   torch::Tensor x = impl_->perturb(m->g_s(y_hat));
   x = x.slice(2, 0, h.height).slice(3, 0, h.width);
   torch::Tensor pixels = (torch::nan_to_num(x, 0.0).clamp(0.0, 1.0) * 255.0)
@@ -393,8 +405,8 @@ FrameHeader FrameCodec::decode(const uint8_t* data, size_t size, uint8_t* rgb, s
 std::vector<int32_t> FrameCodec::parse_symbols(const uint8_t* data, size_t size) {
   ParsedLatents p = impl_->parse(data, size);
   std::vector<int32_t> out = to_int32_vector(p.z_hat);
-  for (int s = 0; s < kSubstreams - 1; ++s)
-    for_each_latent(p.y_shape, s, [&](int64_t i) { out.push_back(p.y_symbols[i]); });
+  for (const std::vector<int32_t>& step : p.y_symbols_by_step)
+    out.insert(out.end(), step.begin(), step.end());
   return out;
 }
 

@@ -1,4 +1,4 @@
-// Stream rate control (DESIGN.md §6): decides each frame's byte budget from the bitrate, the
+// Stream rate control (docs/design.md): decides each frame's byte budget from the bitrate, the
 // frame rate and a buffer model; the codec then finds the qp that fits the budget with the
 // entropy model's exact bit estimate. Torch-free bookkeeping only.
 #pragma once

@@ -1,4 +1,4 @@
-// The quantization step as a function of qp, in integer arithmetic (DESIGN.md §6).
+// The quantization step as a function of qp, in integer arithmetic (docs/design.md).
 //
 // Steps are kept as integer exponents in 1/256 octave: step_c(qp) = 2^(units_c(qp) / 256) with
 // units_c(qp) = q_basic_units[c] + the anchor exponent interpolated linearly (i.e. the step

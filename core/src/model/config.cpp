@@ -15,6 +15,8 @@ std::string ModelConfig::to_json() const {
   j["blocks_per_stage"] = blocks_per_stage;
   j["scale_net_channels"] = scale_net_channels;
   j["anchor_lambdas"] = anchor_lambdas;
+  if (context_coding()) j["context_scale_channels"] = context_scale_channels;
+  if (latent_distribution_shape != 2.0) j["latent_distribution_shape"] = latent_distribution_shape;
   return j.dump();
 }
 
@@ -29,16 +31,22 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
     c.blocks_per_stage = j.at("blocks_per_stage").get<int>();
     c.scale_net_channels = j.at("scale_net_channels").get<int>();
     c.anchor_lambdas = j.at("anchor_lambdas").get<std::vector<double>>();
+    if (j.contains("latent_distribution_shape"))
+      c.latent_distribution_shape = j.at("latent_distribution_shape").get<double>();
+    if (j.contains("context_scale_channels"))
+      c.context_scale_channels = j.at("context_scale_channels").get<int>();
   } catch (const nlohmann::json::exception& e) {
     throw Error(NIC_ERROR_MODEL, std::string("model config: ") + e.what());
   }
-  require(c.architecture == "nic-evc-1", NIC_ERROR_MODEL,
+  require(c.architecture == "nic-evc-1" || c.architecture == "nic-evc-2", NIC_ERROR_MODEL,
           "model config: unknown architecture '" + c.architecture + "'");
   auto sane = [](int v) { return v >= 4 && v <= 1024; };
   for (int w : c.widths) require(sane(w), NIC_ERROR_MODEL, "model config: bad stage width");
   require(sane(c.latent_channels) && c.latent_channels % 2 == 0 && sane(c.hyper_channels) &&
-              sane(c.scale_net_channels),
+              sane(c.scale_net_channels) && sane(c.context_scale_channels),
           NIC_ERROR_MODEL, "model config: bad channel counts");
+  require(c.latent_distribution_shape >= 0.5 && c.latent_distribution_shape <= 4.0, NIC_ERROR_MODEL,
+          "model config: latent_distribution_shape must be in 0.5 .. 4");
   require(c.blocks_per_stage >= 0 && c.blocks_per_stage <= 8, NIC_ERROR_MODEL,
           "model config: bad blocks_per_stage");
   require(c.anchor_lambdas.size() >= 2 && c.anchor_lambdas.size() <= 16, NIC_ERROR_MODEL,

@@ -92,6 +92,54 @@ torch::Tensor gaussian_likelihood(const torch::Tensor& s, const torch::Tensor& s
   return (upper - lower).clamp_min(kMinLikelihood);
 }
 
+namespace {
+
+// alpha / sigma of a generalized Gaussian of shape beta: sqrt(Gamma(1/b) / Gamma(3/b)).
+double gg_alpha_per_sigma(double beta) {
+  return std::sqrt(std::tgamma(1.0 / beta) / std::tgamma(3.0 / beta));
+}
+
+// Mass of the unit bin around v >= 0 under a zero-mean generalized Gaussian: with
+// Q = igammac(1/beta, (|x| / alpha)^beta), the mass beyond |x| on one side is Q / 2. Written with
+// the upper tail for precision far from zero.
+torch::Tensor gg_bin_mass(const torch::Tensor& v, const torch::Tensor& alpha, double beta) {
+  const double a = 1.0 / beta;
+  torch::Tensor q_lo =
+      torch::igammac(torch::full_like(v, a), torch::pow((v - 0.5).abs() / alpha, beta));
+  torch::Tensor q_hi = torch::igammac(torch::full_like(v, a), torch::pow((v + 0.5) / alpha, beta));
+  return torch::where(v >= 0.5, 0.5 * (q_lo - q_hi), 1.0 - 0.5 * (q_lo + q_hi));
+}
+
+}  // namespace
+
+torch::Tensor latent_likelihood(const torch::Tensor& s, const torch::Tensor& sigma, double beta) {
+  if (beta == 2.0) return gaussian_likelihood(s, sigma);
+  return gg_bin_mass(s.abs(), sigma * gg_alpha_per_sigma(beta), beta).clamp_min(kMinLikelihood);
+}
+
+std::vector<CdfTable> make_latent_tables(double beta) {
+  if (beta == 2.0) return make_gaussian_tables(nic_sigma_ladder());
+  torch::NoGradGuard no_grad;
+  constexpr double kTailMass = 1e-9;
+  std::vector<CdfTable> tables;
+  for (double sigma : nic_sigma_ladder()) {
+    torch::Tensor alpha = torch::tensor(sigma * gg_alpha_per_sigma(beta), torch::kFloat64);
+    // Values 0 .. kMaxGaussianRadius, mirrored; the radius is where both tails hold kTailMass.
+    torch::Tensor v = torch::arange(0, kMaxGaussianRadius + 1, torch::kFloat64);
+    torch::Tensor mass = gg_bin_mass(v, alpha, beta);
+    torch::Tensor beyond =
+        torch::igammac(torch::full_like(v, 1.0 / beta), torch::pow((v + 0.5) / alpha, beta));
+    const double* b = beyond.data_ptr<double>();
+    int32_t radius = 1;
+    while (radius < kMaxGaussianRadius && b[radius] > kTailMass) ++radius;
+    const double* m = mass.data_ptr<double>();
+    std::vector<double> pmf;
+    for (int32_t k = -radius; k <= radius; ++k) pmf.push_back(m[std::abs(k)]);
+    tables.push_back(make_cdf_table(-radius, pmf, std::max(b[radius], 1e-12)));
+  }
+  return tables;
+}
+
 torch::Tensor sigma_from_scale_index(const torch::Tensor& index) {
   return torch::exp2(-3.0 + index / 8.0);
 }

@@ -32,6 +32,14 @@ TORCH_MODULE(FactorizedPrior);
 // zero-mean Gaussian of standard deviation sigma, on the unit bin around s.
 torch::Tensor gaussian_likelihood(const torch::Tensor& s, const torch::Tensor& sigma);
 
+// The same for a zero-mean generalized Gaussian of shape beta and standard deviation sigma
+// (beta = 2: gaussian_likelihood).
+torch::Tensor latent_likelihood(const torch::Tensor& s, const torch::Tensor& sigma, double beta);
+
+// The coding tables of y, one per scale index (standard deviation on the codec's ladder), for
+// the distribution of shape beta. Built once at export and stored in the weights file.
+std::vector<CdfTable> make_latent_tables(double beta);
+
 // Scale index -> sigma, following the table ladder (differentiable in the index).
 torch::Tensor sigma_from_scale_index(const torch::Tensor& index);
 

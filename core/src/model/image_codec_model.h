@@ -1,6 +1,6 @@
-// The whole nic model: transforms, hyperprior, two-step spatial prior for the means, integer
-// scale network, and the variable-rate quantization step (DESIGN.md §3). One definition, used by
-// the codec (inference) and by nic-train.
+// The whole nic model: transforms, hyperprior, the coding steps of the latents (means and
+// integer-exact scale networks, model/latent_coding.h), and the variable-rate quantization step
+// (docs/design.md). One definition, used by the codec (inference) and by nic-train.
 #pragma once
 
 #include <torch/torch.h>
@@ -8,6 +8,7 @@
 #include "model/config.h"
 #include "model/entropy_model.h"
 #include "model/integer_scale_net.h"
+#include "model/latent_coding.h"
 #include "model/transforms.h"
 
 namespace nic {
@@ -31,18 +32,11 @@ struct ImageCodecModelImpl : torch::nn::Module {
   HyperMeanSynthesis h_s{nullptr};
   MeanPredictor means{nullptr};
   ScaleNetTrainable scale_net{nullptr};
+  std::vector<ScaleNetTrainable> context_scales;  // steps 2.. of nic-evc-2
   FactorizedPrior z_prior{nullptr};
   // log2 of the quantization step: per channel, plus one global offset per rate anchor.
   torch::Tensor q_basic_log2, q_anchor_log2;
 };
 TORCH_MODULE(ImageCodecModel);
-
-// 1 where a latent is coded in step 1: the first half of the channels on the even checkerboard,
-// the second half on the odd one (EVC's dual spatial prior); step 2 codes the rest.
-// Returns float [1, C, h, w].
-torch::Tensor step1_mask(int64_t channels, int64_t h, int64_t w, const torch::TensorOptions& opts);
-
-// Rounding with an identity gradient.
-torch::Tensor round_straight_through(const torch::Tensor& x);
 
 }  // namespace nic

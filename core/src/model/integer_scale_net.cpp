@@ -8,13 +8,6 @@ namespace {
 
 constexpr double kWeightLevels = 127.0;
 constexpr double kActivationLevels = 255.0;
-// Layer shapes: (output channel multiplier, pixel shuffle, clamp). Two stride-1/2 upsamplings
-// take z (1/64) to y (1/16).
-struct LayerShape {
-  int shuffle;
-  bool hidden;
-};
-const LayerShape kShapes[] = {{1, true}, {2, true}, {2, true}, {1, false}};
 
 torch::Tensor round_ste(const torch::Tensor& x) { return x + (torch::round(x) - x).detach(); }
 
@@ -39,9 +32,9 @@ torch::Tensor exact_conv3x3(const torch::Tensor& x, const torch::Tensor& w) {
 
 }  // namespace
 
-torch::Tensor IntegerScaleNet::forward(const torch::Tensor& z_hat) const {
+torch::Tensor IntegerScaleNet::forward(const torch::Tensor& input) const {
   torch::NoGradGuard no_grad;
-  torch::Tensor a = z_hat.to(torch::kFloat64).clamp(-kScaleNetInputLimit, kScaleNetInputLimit);
+  torch::Tensor a = input.to(torch::kFloat64).clamp(-kScaleNetInputLimit, kScaleNetInputLimit);
   for (const IntegerConvLayer& layer : layers_) {
     torch::Tensor acc = exact_conv3x3(a, layer.weight) + layer.bias.view({1, -1, 1, 1});
     // Exact: acc has < 30 significant bits, the multiplier 24.
@@ -63,35 +56,45 @@ IntegerScaleNet IntegerScaleNet::to(torch::Device device) const {
   return IntegerScaleNet(std::move(moved));
 }
 
-ScaleNetTrainableImpl::ScaleNetTrainableImpl(const ModelConfig& c) {
+ScaleNetTrainable make_hyper_scale_net(const ModelConfig& c) {
   const int width = c.scale_net_channels;
-  int in = c.hyper_channels;
-  for (size_t i = 0; i < std::size(kShapes); ++i) {
-    const int out = kShapes[i].hidden ? width : c.latent_channels;
-    const int conv_out = out * kShapes[i].shuffle * kShapes[i].shuffle;
-    convs.push_back(register_module("conv" + std::to_string(i),
-                                    torch::nn::Conv2d(torch::nn::Conv2dOptions(in, conv_out, 3).padding(1))));
-    in = out;
-  }
-  // Activations start with a step of 1/16 (range [0, 16)).
-  activation_log2_steps = register_parameter("activation_log2_steps",
-                                             torch::full({int64_t(std::size(kShapes)) - 1}, -4.0));
-  // Start the output near sigma ~ 1 with a small slope.
-  torch::NoGradGuard no_grad;
-  convs.back()->bias.fill_(24.0);
+  // Two pixel-shuffle upsamplings take z (1/64) to y (1/16). The output starts near sigma ~ 1.
+  return ScaleNetTrainable(
+      c.hyper_channels,
+      std::vector<IntegerLayerShape>{
+          {width, 1, true}, {width, 2, true}, {width, 2, true}, {c.latent_channels, 1, false}},
+      24.0);
 }
 
-torch::Tensor ScaleNetTrainableImpl::forward(const torch::Tensor& z_hat) {
-  torch::Tensor a = z_hat.clamp(-kScaleNetInputLimit, kScaleNetInputLimit);
+ScaleNetTrainableImpl::ScaleNetTrainableImpl(int in_channels, std::vector<IntegerLayerShape> s,
+                                             double output_bias, double output_gain)
+    : shapes(std::move(s)) {
+  int in = in_channels;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const int conv_out = shapes[i].out * shapes[i].shuffle * shapes[i].shuffle;
+    convs.push_back(register_module("conv" + std::to_string(i),
+                                    torch::nn::Conv2d(torch::nn::Conv2dOptions(in, conv_out, 3).padding(1))));
+    in = shapes[i].out;
+  }
+  // Activations start with a step of 1/16 (range [0, 16)).
+  activation_log2_steps =
+      register_parameter("activation_log2_steps", torch::full({int64_t(shapes.size()) - 1}, -4.0));
+  torch::NoGradGuard no_grad;
+  convs.back()->bias.fill_(output_bias);
+  convs.back()->weight.mul_(output_gain);
+}
+
+torch::Tensor ScaleNetTrainableImpl::forward(const torch::Tensor& input) {
+  torch::Tensor a = input.clamp(-kScaleNetInputLimit, kScaleNetInputLimit);
   for (size_t i = 0; i < convs.size(); ++i) {
     const torch::Tensor& w = convs[i]->weight;
     torch::Tensor step_w = (w.abs().amax({1, 2, 3}, true).clamp_min(1e-8) / kWeightLevels).detach();
     torch::Tensor wq = round_ste(w / step_w) * step_w;
     torch::Tensor x = torch::conv2d(a, wq, convs[i]->bias, 1, 1);
-    if (kShapes[i].hidden) {
+    if (shapes[i].hidden) {
       torch::Tensor step_a = torch::exp2(activation_log2_steps[i]);
       x = torch::clamp(round_ste(x / step_a), 0.0, kActivationLevels) * step_a;
-      if (kShapes[i].shuffle > 1) x = torch::pixel_shuffle(x, kShapes[i].shuffle);
+      if (shapes[i].shuffle > 1) x = torch::pixel_shuffle(x, shapes[i].shuffle);
     } else {
       x = round_ste(x);
     }
@@ -109,14 +112,14 @@ IntegerScaleNet ScaleNetTrainableImpl::export_integer() const {
     torch::Tensor b = convs[i]->bias.detach().to(torch::kCPU, torch::kFloat64);
     torch::Tensor step_w = w.abs().amax({1, 2, 3}).clamp_min(1e-8) / kWeightLevels;  // [out]
     const double step_out =
-        kShapes[i].hidden ? std::exp2(activation_log2_steps[i].item<double>()) : 1.0;
+        shapes[i].hidden ? std::exp2(activation_log2_steps[i].item<double>()) : 1.0;
     IntegerConvLayer layer;
     layer.weight = torch::round(w / step_w.view({-1, 1, 1, 1})).clamp(-kWeightLevels, kWeightLevels);
     layer.bias = torch::round(b / (step_w * step_in)).clamp(-(1 << 24), 1 << 24);
     // Rounded to float32 so that acc * multiplier is exact in float64.
     layer.multiplier = (step_w * step_in / step_out).to(torch::kFloat32).to(torch::kFloat64);
-    layer.clamp_to_byte = kShapes[i].hidden;
-    layer.pixel_shuffle = kShapes[i].shuffle;
+    layer.clamp_to_byte = shapes[i].hidden;
+    layer.pixel_shuffle = shapes[i].shuffle;
     layers.push_back(layer);
     step_in = step_out;
   }

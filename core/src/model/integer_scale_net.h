@@ -1,5 +1,7 @@
-// The scale network: z_hat -> scale index of every latent, computed with integer-exact
-// arithmetic so that every device selects the same probability tables (DESIGN.md §4).
+// Integer-exact networks that choose probability tables: the hyperprior's scale network (z_hat ->
+// scale index of every latent) and the context networks of the later coding steps (earlier
+// symbols -> change of scale index). Every device computes the same integers, so every device
+// selects the same tables (docs/design.md, determinism).
 //
 // Trained in float with fake quantization (int8 weights per output channel, 8-bit unsigned
 // activations with a learned step); exported as integer weights, integer biases and float32
@@ -34,9 +36,10 @@ class IntegerScaleNet {
  public:
   IntegerScaleNet() = default;
   explicit IntegerScaleNet(std::vector<IntegerConvLayer> layers) : layers_(std::move(layers)) {}
-  // z_hat: [B, Cz, h, w] integer-valued (any dtype). Returns int64 [B, N, 4h, 4w]: the scale
-  // index of y in 1/8-octave steps (unclamped; the quantization step is applied by the caller).
-  torch::Tensor forward(const torch::Tensor& z_hat) const;
+  // input: integer-valued (any dtype), clamped to +-kScaleNetInputLimit. For the hyperprior's
+  // network, z_hat [B, Cz, h, w] -> int64 [B, N, 4h, 4w]: the scale index of y in 1/8-octave
+  // steps (unclamped; the quantization step is applied by the caller).
+  torch::Tensor forward(const torch::Tensor& input) const;
   const std::vector<IntegerConvLayer>& layers() const { return layers_; }
   IntegerScaleNet to(torch::Device device) const;
 
@@ -44,17 +47,32 @@ class IntegerScaleNet {
   std::vector<IntegerConvLayer> layers_;
 };
 
-// Training form with fake quantization.
+// One 3x3 layer of an integer network: output channels (before the pixel shuffle), the
+// shuffle factor, and whether it is a hidden layer (8-bit activation) or the output.
+struct IntegerLayerShape {
+  int out;
+  int shuffle;
+  bool hidden;
+};
+
+// Training form with fake quantization. The input must be integer-valued.
 struct ScaleNetTrainableImpl : torch::nn::Module {
-  explicit ScaleNetTrainableImpl(const ModelConfig& config);
-  // Returns the scale index of y (float, rounded with a straight-through gradient).
-  torch::Tensor forward(const torch::Tensor& z_hat);
+  // output_bias: the output layer's initial bias; output_gain scales its initial weights (a
+  // small gain starts a context network near "no change").
+  ScaleNetTrainableImpl(int in_channels, std::vector<IntegerLayerShape> shapes, double output_bias,
+                        double output_gain = 1.0);
+  // Returns the network's output (float, rounded with a straight-through gradient).
+  torch::Tensor forward(const torch::Tensor& input);
   IntegerScaleNet export_integer() const;
 
+  std::vector<IntegerLayerShape> shapes;
   std::vector<torch::nn::Conv2d> convs;
   torch::Tensor activation_log2_steps;  // one learned step per hidden activation
 };
 TORCH_MODULE(ScaleNetTrainable);
+
+// The hyperprior's scale network: z_hat (1/64) -> scale index of y (1/16), two 2x upsamplings.
+ScaleNetTrainable make_hyper_scale_net(const ModelConfig& config);
 
 // Clamps of the scale network's input: z beyond this range saturates.
 constexpr double kScaleNetInputLimit = 127.0;

@@ -1,4 +1,4 @@
-// Building blocks of the EVC-style transforms (DESIGN.md §3).
+// Building blocks of the EVC-style transforms (docs/design.md).
 #pragma once
 
 #include <torch/torch.h>

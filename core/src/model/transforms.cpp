@@ -65,9 +65,31 @@ torch::Tensor HyperMeanSynthesisImpl::forward(torch::Tensor z_hat) { return body
 MeanPredictorImpl::MeanPredictorImpl(const ModelConfig& c) {
   const int n = c.latent_channels;
   step1_out = register_module("step1_out", conv1x1(n, n));
-  step2_body = register_module(
-      "step2_body", torch::nn::Sequential(conv3x3(2 * n, n), LeakyReLU(), conv3x3(n, n),
-                                          LeakyReLU(), conv1x1(n, n)));
+  if (!c.context_coding()) {
+    step2_body = register_module(
+        "step2_body", torch::nn::Sequential(conv3x3(2 * n, n), LeakyReLU(), conv3x3(n, n),
+                                            LeakyReLU(), conv1x1(n, n)));
+    return;
+  }
+  for (int s = 1; s <= 3; ++s) {
+    // Inputs: features and hyper means of the phase, s earlier phases, the carried state.
+    const int in = 2 * n + s * n + (s > 1 ? n : 0);
+    context_bodies.push_back(register_module(
+        "context" + std::to_string(s) + "_body",
+        torch::nn::Sequential(conv3x3(in, n), LeakyReLU(), conv3x3(n, n), LeakyReLU())));
+    context_outs.push_back(register_module("context" + std::to_string(s) + "_out", conv1x1(n, n)));
+  }
+}
+
+torch::Tensor MeanPredictorImpl::context_step(int s, const torch::Tensor& hyper_means,
+                                              const torch::Tensor& features,
+                                              const torch::Tensor& y_hat_earlier,
+                                              torch::Tensor& carried) {
+  std::vector<torch::Tensor> inputs = {features, hyper_means, y_hat_earlier};
+  if (carried.defined()) inputs.push_back(carried);
+  carried = context_bodies.at(size_t(s - 1))->forward(torch::cat(inputs, 1));
+  // A correction of the hyper means, so that a new context network starts from them.
+  return hyper_means + context_outs[size_t(s - 1)](carried);
 }
 
 torch::Tensor MeanPredictorImpl::step1(const torch::Tensor& features) {

@@ -1,5 +1,5 @@
 // The float networks: analysis/synthesis transforms, hyper analysis, and the mean predictors
-// of the two coding steps. None of them influences parsing (DESIGN.md §4): they only produce y,
+// of the coding steps. None of them influences parsing (docs/design.md): they only produce y,
 // z and the means mu, which move reconstruction values, never probability tables.
 #pragma once
 
@@ -42,14 +42,25 @@ struct HyperMeanSynthesisImpl : torch::nn::Module {
 };
 TORCH_MODULE(HyperMeanSynthesis);
 
-// Means of the two coding steps: step 1 from the hyper features alone, step 2 from the hyper
-// features and the latents decoded in step 1 (the spatial prior).
+// Means of the coding steps (model/latent_coding.h says which latents each step codes). The first
+// step's means come from the hyper features alone.
+//  - nic-evc-1: step 2 from the hyper features and the latents decoded in step 1, at full latent
+//    resolution.
+//  - nic-evc-2: steps 2-4 work at half latent resolution, one phase of the 2x2 quadtree at a
+//    time: from the hyper features and hyper means at the step's phase, the latents of the
+//    earlier phases, and the hidden state of the previous step (context carried forward).
 struct MeanPredictorImpl : torch::nn::Module {
   explicit MeanPredictorImpl(const ModelConfig& config);
   torch::Tensor step1(const torch::Tensor& features);
   torch::Tensor step2(const torch::Tensor& features, const torch::Tensor& y_hat_step1);
+  // nic-evc-2, step s = 1..3 (0-based): returns the means and sets `carried` to the state
+  // passed to the next step (undefined on entry to step 1).
+  torch::Tensor context_step(int s, const torch::Tensor& hyper_means, const torch::Tensor& features,
+                             const torch::Tensor& y_hat_earlier, torch::Tensor& carried);
   torch::nn::Conv2d step1_out{nullptr};
-  torch::nn::Sequential step2_body{nullptr};
+  torch::nn::Sequential step2_body{nullptr};          // nic-evc-1
+  std::vector<torch::nn::Sequential> context_bodies;  // nic-evc-2
+  std::vector<torch::nn::Conv2d> context_outs;        // nic-evc-2
 };
 TORCH_MODULE(MeanPredictor);
 

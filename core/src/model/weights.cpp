@@ -85,6 +85,52 @@ void add_tables(SafetensorsFile& file, const std::string& prefix,
   file.tensors[prefix + ".cdf"] = blob_from_ints(cdf);
 }
 
+void add_integer_net(SafetensorsFile& file, const std::string& prefix, const IntegerScaleNet& net) {
+  for (size_t i = 0; i < net.layers().size(); ++i) {
+    const IntegerConvLayer& l = net.layers()[i];
+    const std::string key = prefix + "." + std::to_string(i);
+    file.tensors[key + ".weight"] = blob_from_tensor(l.weight.to(torch::kInt32));
+    file.tensors[key + ".bias"] = blob_from_tensor(l.bias.to(torch::kInt32));
+    file.tensors[key + ".multiplier"] = blob_from_tensor(l.multiplier.to(torch::kFloat32));
+    file.tensors[key + ".form"] = blob_from_ints({l.pixel_shuffle, l.clamp_to_byte ? 1 : 0});
+  }
+}
+
+// The integer network stored under prefix, checked to take in_channels and give out_channels.
+IntegerScaleNet read_integer_net(const SafetensorsFile& file, const WeightsReader& reader,
+                                 const std::string& prefix, const std::string& name,
+                                 int64_t in_channels, int64_t out_channels) {
+  std::vector<IntegerConvLayer> layers;
+  for (size_t i = 0;; ++i) {
+    const std::string key = prefix + "." + std::to_string(i);
+    if (!file.tensors.count(key + ".weight")) break;
+    IntegerConvLayer l;
+    l.weight = reader.tensor(key + ".weight", torch::kInt32).to(torch::kFloat64);
+    const int64_t out = l.weight.dim() == 4 ? l.weight.size(0) : -1;
+    require(out > 0 && l.weight.size(2) == 3 && l.weight.size(3) == 3, NIC_ERROR_MODEL,
+            name + ": " + key + ": bad weight shape");
+    l.bias = reader.tensor(key + ".bias", torch::kInt32, {out}).to(torch::kFloat64);
+    l.multiplier = reader.tensor(key + ".multiplier", torch::kFloat32, {out}).to(torch::kFloat64);
+    const std::vector<int32_t> form = reader.ints(key + ".form");
+    require(form.size() == 2 && (form[0] == 1 || form[0] == 2), NIC_ERROR_MODEL,
+            name + ": " + key + ": bad layer form");
+    l.pixel_shuffle = form[0];
+    l.clamp_to_byte = form[1] != 0;
+    // Each layer takes what the previous one gives (after its pixel shuffle).
+    const int64_t expected_in =
+        layers.empty() ? in_channels
+                       : layers.back().weight.size(0) /
+                             (layers.back().pixel_shuffle * layers.back().pixel_shuffle);
+    require(l.weight.size(1) == expected_in && out % (l.pixel_shuffle * l.pixel_shuffle) == 0,
+            NIC_ERROR_MODEL, name + ": " + key + ": layer does not fit the one before");
+    layers.push_back(l);
+  }
+  require(!layers.empty() && layers.back().weight.size(0) == out_channels &&
+              !layers.back().clamp_to_byte,
+          NIC_ERROR_MODEL, name + ": " + prefix + " does not match the config");
+  return IntegerScaleNet(std::move(layers));
+}
+
 std::vector<int32_t> to_units(const torch::Tensor& log2_values) {
   torch::Tensor u = torch::round(log2_values.detach().to(torch::kCPU, torch::kFloat64) * kUnitsPerOctave)
                         .to(torch::kInt32);
@@ -103,19 +149,14 @@ SafetensorsFile export_weights(ImageCodecModel& model,
   for (const auto& p : model->named_parameters()) {
     file.tensors[p.key()] = blob_from_tensor(p.value().to(torch::kFloat32));
   }
-  const IntegerScaleNet scale_net = model->scale_net->export_integer();
-  for (size_t i = 0; i < scale_net.layers().size(); ++i) {
-    const IntegerConvLayer& l = scale_net.layers()[i];
-    const std::string key = "codec.scale_net." + std::to_string(i);
-    file.tensors[key + ".weight"] = blob_from_tensor(l.weight.to(torch::kInt32));
-    file.tensors[key + ".bias"] = blob_from_tensor(l.bias.to(torch::kInt32));
-    file.tensors[key + ".multiplier"] = blob_from_tensor(l.multiplier.to(torch::kFloat32));
-    file.tensors[key + ".form"] = blob_from_ints({l.pixel_shuffle, l.clamp_to_byte ? 1 : 0});
-  }
+  add_integer_net(file, "codec.scale_net", model->scale_net->export_integer());
+  for (size_t s = 0; s < model->context_scales.size(); ++s)
+    add_integer_net(file, "codec.context_scale" + std::to_string(s + 1),
+                    model->context_scales[s]->export_integer());
   file.tensors["codec.q_basic_units"] = blob_from_ints(to_units(model->q_basic_log2));
   file.tensors["codec.anchor_units"] = blob_from_ints(to_units(model->q_anchor_log2));
   add_tables(file, "codec.z_tables", model->z_prior->make_tables());
-  add_tables(file, "codec.y_tables", make_gaussian_tables(nic_sigma_ladder()));
+  add_tables(file, "codec.y_tables", make_latent_tables(model->config.latent_distribution_shape));
   return file;
 }
 
@@ -152,28 +193,16 @@ CodecWeights load_weights_from_memory(const std::vector<uint8_t>& bytes, torch::
   w.model->eval();
   w.model->to(device);
 
-  std::vector<IntegerConvLayer> layers;
-  for (size_t i = 0;; ++i) {
-    const std::string key = "codec.scale_net." + std::to_string(i);
-    if (!file.tensors.count(key + ".weight")) break;
-    IntegerConvLayer l;
-    l.weight = reader.tensor(key + ".weight", torch::kInt32).to(torch::kFloat64);
-    const int64_t out = l.weight.dim() == 4 ? l.weight.size(0) : -1;
-    require(out > 0 && l.weight.size(2) == 3 && l.weight.size(3) == 3, NIC_ERROR_MODEL,
-            name + ": " + key + ": bad weight shape");
-    l.bias = reader.tensor(key + ".bias", torch::kInt32, {out}).to(torch::kFloat64);
-    l.multiplier = reader.tensor(key + ".multiplier", torch::kFloat32, {out}).to(torch::kFloat64);
-    const std::vector<int32_t> form = reader.ints(key + ".form");
-    require(form.size() == 2 && (form[0] == 1 || form[0] == 2), NIC_ERROR_MODEL,
-            name + ": " + key + ": bad layer form");
-    l.pixel_shuffle = form[0];
-    l.clamp_to_byte = form[1] != 0;
-    layers.push_back(l);
+  const int64_t n = w.config.latent_channels;
+  w.scale_net = read_integer_net(file, reader, "codec.scale_net", name, w.config.hyper_channels, n)
+                    .to(device);
+  if (w.config.context_coding()) {
+    for (int64_t s = 1; s <= 3; ++s)
+      w.context_scales.push_back(read_integer_net(file, reader,
+                                                  "codec.context_scale" + std::to_string(s), name,
+                                                  n + s * n, n)
+                                     .to(device));
   }
-  require(!layers.empty() && layers.front().weight.size(1) == w.config.hyper_channels &&
-              layers.back().weight.size(0) == w.config.latent_channels,
-          NIC_ERROR_MODEL, name + ": scale network does not match the config");
-  w.scale_net = IntegerScaleNet(std::move(layers)).to(device);
 
   w.q_basic_units = reader.ints("codec.q_basic_units");
   w.anchor_units = reader.ints("codec.anchor_units");

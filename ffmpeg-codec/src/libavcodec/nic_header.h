@@ -5,7 +5,7 @@
  *
  *   offset  size  field
  *   0       4     magic "NICF"
- *   4       1     version (1)
+ *   4       1     version (1 or 2)
  *   5       1     flags (0)
  *   6       2     width  (1..16384)
  *   8       2     height (1..16384)
@@ -48,7 +48,7 @@
 
 #define NIC_MAGIC                "NICF"
 #define NIC_MAGIC_SIZE           4
-#define NIC_VERSION              1
+#define NIC_VERSION 2 /* newest bitstream version; 1 and 2 both parse */
 #define NIC_FIXED_HEADER_SIZE    22
 #define NIC_MAX_SUBSTREAMS       32
 #define NIC_MAX_HEADER_SIZE      (NIC_FIXED_HEADER_SIZE + 4 * NIC_MAX_SUBSTREAMS)
@@ -93,8 +93,8 @@ static inline int ff_nic_read_frame_header(const uint8_t *buf, size_t size, NICF
         return AVERROR(EAGAIN);
 
     h->version = buf[4];
-    if (h->version != NIC_VERSION || buf[5] != 0) /* version and flags */
-        return AVERROR_INVALIDDATA;
+    if (h->version < 1 || h->version > NIC_VERSION || buf[5] != 0) /* version and flags */
+      return AVERROR_INVALIDDATA;
     h->width  = AV_RL16(buf + 6);
     h->height = AV_RL16(buf + 8);
     if (h->width  < 1 || h->width  > NIC_MAX_DIMENSION ||
