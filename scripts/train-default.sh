@@ -16,9 +16,11 @@ shared_init=../shared/checkpoints/nic-evc-1-step89923.safetensors
 init=${INIT:-$( [ -f "$shared_init" ] && echo "$shared_init" || echo models/nic-default.safetensors )}
 [ -x build/train/nic-train ] || { [ -d build ] || meson setup build >/dev/null; ninja -C build train/nic-train; }
 mkdir -p "$run"
+# The trainer runs from a copy in the run folder, so that rebuilding the tree cannot touch it.
+cp build/train/nic-train "$run/nic-train"
 # The recipe (models/README.md): 256x256 crops, batch 2, Adam 1e-4, validation every 4000 steps
 # (all 24 photos at 7 qps, twice: about 10 minutes on 2 cores).
-nohup build/train/nic-train --run "$run" --init-from "$init" --architecture nic-evc-2 \
+nohup "$run/nic-train" --run "$run" --init-from "$init" --architecture nic-evc-2 \
   --anchor-lambdas 0.13,0.06,0.027,0.012,0.005,0.0021,0.0009 \
   --steps "$steps" --crop 256 --batch 2 --lr 1e-4 --warmup-steps 500 --log-every 100 \
   --validate-every 4000 "$@" >>"$run/console.log" 2>&1 &

@@ -59,6 +59,7 @@ struct TrainOptions {
   std::vector<double> anchor_lambdas;  // empty: the default config's, or those of --init-from
   std::string architecture;            // empty: the default config's, or that of --init-from
   double distribution_shape = 0;       // 0: the default config's, or that of --init-from
+  bool no_context_scales = false;      // ablation: nic-evc-2 with the hyperprior's scales only
   nic::ModelConfig config;  // for a new run; a resumed run keeps its own
 };
 
@@ -88,6 +89,7 @@ void usage() {
       "                          nic-evc-1 file, nic-evc-2 keeps what the two share\n"
       "  --distribution-shape B  shape of the latents' generalized Gaussian for a new run\n"
       "                          (2 = Gaussian, the default; HPCM uses 1.5)\n"
+      "  --no-context-scales     nic-evc-2 whose scales all come from the hyperprior (ablation)\n"
       "  --anchor-lambdas L0,L1,...  rate anchors of a new run, finest first (default\n"
       "                          0.027,0.012,0.005,0.001); with --init-from, anchors whose lambda\n"
       "                          the file has keep their learned step\n"
@@ -270,6 +272,7 @@ int run(const TrainOptions& opt, const std::string& export_path) {
     if (!opt.anchor_lambdas.empty()) c.anchor_lambdas = opt.anchor_lambdas;
     if (!opt.architecture.empty()) c.architecture = opt.architecture;
     if (opt.distribution_shape > 0) c.latent_distribution_shape = opt.distribution_shape;
+    if (opt.no_context_scales) c.context_scales = false;
     c = nic::ModelConfig::from_json(c.to_json());  // throws on a bad architecture or shape
     std::ofstream(config_path) << c.to_json() << "\n";
   };
@@ -491,10 +494,9 @@ int main(int argc, char** argv) {
       else if (arg == "--hyper") opt.config.hyper_channels = std::stoi(value());
       else if (arg == "--blocks") opt.config.blocks_per_stage = std::stoi(value());
       else if (arg == "--anchor-lambdas") opt.anchor_lambdas = parse_lambdas(value());
-      else if (arg == "--architecture")
-        opt.architecture = value();
-      else if (arg == "--distribution-shape")
-        opt.distribution_shape = std::stod(value());
+      else if (arg == "--architecture") opt.architecture = value();
+      else if (arg == "--distribution-shape") opt.distribution_shape = std::stod(value());
+      else if (arg == "--no-context-scales") opt.no_context_scales = true;
       else if (arg == "--export") export_path = value();
       else if (arg == "--init-from") opt.init_from = value();
       else throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "unknown option " + arg + " (see --help)");

@@ -63,6 +63,22 @@ awk -v o="${old[*]:0:3}" -v n="${new[*]:0:3}" 'BEGIN {
   && ok || bad "kept anchors changed: ${old[*]} -> ${new[*]}"
 awk -v a="${new[2]}" -v b="${new[3]}" 'BEGIN { exit !(b > a + 0.1) }' && ok || bad "new anchor not coarser: ${new[*]}"
 
+# Architectures: from the nic-evc-2 weights (the default) into nic-evc-1 keeps what they share
+# and names the rest; the ablation variants (scales from the hyperprior only, generalized
+# Gaussian latents) train, export and code.
+"$train" --run "$tmp/run3" --init-from "$tmp/a.safetensors" --architecture nic-evc-1 "${tiny[@]}" \
+  --steps 5 --validate-every 0 >"$tmp/out" 2>&1 && ok || bad "init nic-evc-1: $(cat "$tmp/out")"
+grep -q "tensors are new to .* means.step2_body" "$tmp/run3/train.log" && ok \
+  || bad "no note of the fresh tensors: $(cat "$tmp/run3/train.log")"
+"$train" --run "$tmp/run4" "${tiny[@]}" --no-context-scales --distribution-shape 1.5 --steps 2 \
+  --validate-every 2 >"$tmp/out" 2>&1 && ok || bad "ablation run: $(cat "$tmp/out")"
+grep -q '"context_scales":false' "$tmp/run4/config.json" && grep -q '"latent_distribution_shape":1.5' \
+  "$tmp/run4/config.json" && ok || bad "ablation config: $(cat "$tmp/run4/config.json")"
+grep -q "moving average validation (1 images, real coding):  qp 0.0 bpp" "$tmp/run4/train.log" && ok \
+  || bad "ablation validation: $(cat "$tmp/run4/train.log")"
+expect_fail "unknown architecture" "unknown architecture" "$train" --run "$tmp/z" --architecture nic-evc-9
+expect_fail "bad distribution shape" "0.5 .. 4" "$train" --run "$tmp/z2" --distribution-shape 9
+
 # Bad input.
 expect_fail "increasing lambdas" "decreasing" "$train" --run "$tmp/x" --anchor-lambdas 0.001,0.01
 expect_fail "lambda not a number" "decreasing" "$train" --run "$tmp/x" --anchor-lambdas 0.02,abc

@@ -75,7 +75,7 @@ class FrameAnalysis {
 // The symbols of y at one qp, ready for entropy coding: per coding step, in coding order.
 struct QuantizedLatents {
   std::vector<std::vector<int32_t>> y_symbols;  // [step][N * m]
-  std::vector<std::vector<int32_t>> y_tables;   // table index of each
+  std::vector<std::vector<int32_t>> y_scale_indices;  // table (scale) index of each
   std::vector<int32_t> z_symbols;               // flat [Cz, h, w]
 };
 
@@ -194,7 +194,7 @@ QuantizedLatents FrameCodec::Impl::quantize(const FrameAnalysis& a, uint16_t qp_
     const torch::Tensor positions =
         coding.step_positions(k, s.channels, s.height, s.width).flatten().to(device);
     q.y_symbols.push_back(to_int32_vector(flat.index_select(0, positions)));
-    q.y_tables.push_back(
+    q.y_scale_indices.push_back(
         to_int32_vector(coding.scale_indices(k, base_index, symbols, weights.context_scales)));
   }
   q.z_symbols = to_int32_vector(a.z_hat);
@@ -215,7 +215,7 @@ std::vector<uint8_t> FrameCodec::encode(const FrameAnalysis& a, float qp) {
     } else {
       const size_t step = size_t(index - 1) / LatentCoding::kChannelGroups;
       const std::vector<int32_t>& symbols = q.y_symbols[step];
-      const std::vector<int32_t>& tables = q.y_tables[step];
+      const std::vector<int32_t>& tables = q.y_scale_indices[step];
       const StepSlice slice =
           group_slice(a.y_shape.channels, int64_t(symbols.size()) / a.y_shape.channels,
                       (index - 1) % LatentCoding::kChannelGroups);
@@ -241,7 +241,7 @@ double FrameCodec::estimate_bits(const FrameAnalysis& a, float qp) {
     bits += SymbolEncoder::cost_bits(q.z_symbols[i], w.z_tables[i / a.z_shape.plane()]);
   for (size_t k = 0; k < q.y_symbols.size(); ++k)
     for (size_t i = 0; i < q.y_symbols[k].size(); ++i)
-      bits += SymbolEncoder::cost_bits(q.y_symbols[k][i], w.y_tables[q.y_tables[k][i]]);
+      bits += SymbolEncoder::cost_bits(q.y_symbols[k][i], w.y_tables[q.y_scale_indices[k][i]]);
   return bits;
 }
 

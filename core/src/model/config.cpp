@@ -16,6 +16,7 @@ std::string ModelConfig::to_json() const {
   j["scale_net_channels"] = scale_net_channels;
   j["anchor_lambdas"] = anchor_lambdas;
   if (context_coding()) j["context_scale_channels"] = context_scale_channels;
+  if (!context_scales) j["context_scales"] = false;
   if (latent_distribution_shape != 2.0) j["latent_distribution_shape"] = latent_distribution_shape;
   return j.dump();
 }
@@ -33,6 +34,7 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
     c.anchor_lambdas = j.at("anchor_lambdas").get<std::vector<double>>();
     if (j.contains("latent_distribution_shape"))
       c.latent_distribution_shape = j.at("latent_distribution_shape").get<double>();
+    if (j.contains("context_scales")) c.context_scales = j.at("context_scales").get<bool>();
     if (j.contains("context_scale_channels"))
       c.context_scale_channels = j.at("context_scale_channels").get<int>();
   } catch (const nlohmann::json::exception& e) {

@@ -20,6 +20,8 @@ struct ModelConfig {
   int blocks_per_stage = 1;        // DepthConvBlocks after each stage
   int scale_net_channels = 48;     // integer-exact scale network width
   int context_scale_channels = 32;  // width of the integer context networks (nic-evc-2)
+  // nic-evc-2 only: false takes every step's scales from the hyperprior alone (for ablations).
+  bool context_scales = true;
   // Shape beta of the latents' distribution: a generalized Gaussian exp(-|x / alpha|^beta)
   // whose standard deviation follows the scale index; 2 is the Gaussian.
   double latent_distribution_shape = 2.0;
@@ -29,6 +31,7 @@ struct ModelConfig {
 
   // True for architectures whose later coding steps take their scales from the earlier symbols.
   bool context_coding() const { return architecture == "nic-evc-2"; }
+  bool has_context_scales() const { return context_coding() && context_scales; }
   // The bitstream version of the frames this model writes.
   int bitstream_version() const { return context_coding() ? 2 : 1; }
 

@@ -61,7 +61,7 @@ torch::Tensor dual_checkerboard_mask(int64_t channels, int64_t h, int64_t w,
 
 std::vector<ScaleNetTrainable> make_context_scale_nets(const ModelConfig& c) {
   std::vector<ScaleNetTrainable> nets;
-  if (!c.context_coding()) return nets;
+  if (!c.has_context_scales()) return nets;
   const int n = c.latent_channels, width = c.context_scale_channels;
   for (int s = 1; s <= 3; ++s) {
     // Output: the change of the hyperprior's index, starting near none.
@@ -74,7 +74,10 @@ std::vector<ScaleNetTrainable> make_context_scale_nets(const ModelConfig& c) {
 }
 
 LatentCoding::LatentCoding(const ModelConfig& config, MeanPredictor means, Perturb perturb)
-    : quadtree_(config.context_coding()), means_(std::move(means)), perturb_(std::move(perturb)) {}
+    : quadtree_(config.context_coding()),
+      context_scales_(config.has_context_scales()),
+      means_(std::move(means)),
+      perturb_(std::move(perturb)) {}
 
 torch::Tensor LatentCoding::step_positions(int s, int64_t channels, int64_t height,
                                            int64_t width) const {
@@ -165,7 +168,7 @@ LatentCoding::Trained LatentCoding::train(const torch::Tensor& y, const torch::T
   Trained out;
   torch::Tensor symbols;
   out.y_hat = run_steps(y, symbols, &out.residual, features, hyper_means(features), step, true);
-  if (!quadtree_) {
+  if (!context_scales_) {
     out.scale_index = base_index;
     return out;
   }
@@ -201,7 +204,7 @@ torch::Tensor LatentCoding::scale_indices(int s, const torch::Tensor& base_index
                                           const torch::Tensor& symbols,
                                           const std::vector<IntegerScaleNet>& contexts) const {
   const int64_t channels = base_index.size(1);
-  if (!quadtree_) {
+  if (!context_scales_) {
     const torch::Tensor positions =
         step_positions(s, channels, base_index.size(2), base_index.size(3)).to(base_index.device());
     return base_index.flatten().index_select(0, positions.flatten()).view({channels, -1});

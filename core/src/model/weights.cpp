@@ -196,7 +196,7 @@ CodecWeights load_weights_from_memory(const std::vector<uint8_t>& bytes, torch::
   const int64_t n = w.config.latent_channels;
   w.scale_net = read_integer_net(file, reader, "codec.scale_net", name, w.config.hyper_channels, n)
                     .to(device);
-  if (w.config.context_coding()) {
+  if (w.config.has_context_scales()) {
     for (int64_t s = 1; s <= 3; ++s)
       w.context_scales.push_back(read_integer_net(file, reader,
                                                   "codec.context_scale" + std::to_string(s), name,
