@@ -102,17 +102,28 @@ NIC_FULL_QPS = "0 8 16 24 32 40 48 56 63"
 NIC_QUICK_QPS = "0 16 32 48 63"
 
 
-def nic_codec(nic, model, label_model):
+def nic_name(effort):
+    """Codec name of nic at an encoder effort: "nic" at effort 1, else "nic-eN"."""
+    return "nic" if effort == 1 else "nic-e%d" % effort
+
+
+def is_nic(name):
+    return name == "nic" or name.startswith("nic-e")
+
+
+def nic_codec(nic, model, label_model, effort=1):
     def encode(q, src_png, src_ppm, out, threads):
         return [nic, "encode", src_png, "-o", out, "--qp", q, "--model", model,
-                "--threads", str(threads)]
+                "--threads", str(threads), "--effort", str(effort)]
 
     def decode(src, base, threads):
         return [nic, "decode", src, "-o", base + ".png", "--model", model,
                 "--threads", str(threads)], base + ".png"
 
-    return Codec("nic", "nic (%s)" % os.path.basename(label_model), "qp", NIC_FULL_QPS, NIC_QUICK_QPS,
-                 "nic", [nic], encode, decode)
+    label = "nic (%s%s)" % (os.path.basename(label_model),
+                            "" if effort == 1 else ", effort %d" % effort)
+    return Codec(nic_name(effort), label, "qp", NIC_FULL_QPS, NIC_QUICK_QPS, "nic", [nic],
+                 encode, decode)
 
 
 def run(argv, what):
@@ -211,6 +222,8 @@ def parse_args(argv):
         description="RD benchmark of nic against JPEG, WebP, AVIF and JPEG XL (PSNR over RGB).")
     add_input_args(p, "bench-rd")
     p.add_argument("--nic-qps", help='nic qp values, e.g. "0 8 16 24 32 40 48 56 63"')
+    p.add_argument("--nic-efforts", default="1",
+                   help='nic encoder efforts, each a curve of its own, e.g. "1 2 3" (default 1)')
     p.add_argument("--jpeg-qualities", help="cjpeg -quality values")
     p.add_argument("--webp-qualities", help="cwebp -q values")
     p.add_argument("--avif-quantizers", help="avifenc --min/--max values (0..63)")
@@ -228,12 +241,18 @@ def parse_args(argv):
     a = p.parse_args(argv)
     if a.threads < 1 or a.repeat < 1:
         p.error("--threads and --repeat must be at least 1")
+    try:
+        a.nic_efforts = sorted({int(e) for e in a.nic_efforts.replace(",", " ").split()})
+    except ValueError:
+        p.error("--nic-efforts takes integers 1..9")
+    if not a.nic_efforts or not all(1 <= e <= 9 for e in a.nic_efforts):
+        p.error("--nic-efforts takes integers 1..9")
     return a
 
 
 def points_for(codec, args):
     override = {
-        "nic": args.nic_qps, "jpeg": args.jpeg_qualities, "webp": args.webp_qualities,
+        codec.name: args.nic_qps, "jpeg": args.jpeg_qualities, "webp": args.webp_qualities,
         "avif": args.avif_quantizers, "jxl": args.jxl_distances,
     }[codec.name]
     text = override if override else (codec.quick if args.quick else codec.full)
@@ -259,12 +278,12 @@ def measure(codec, q, image, work, args):
         argv = codec.encode(q, image["png"], image["ppm"], compressed, args.threads)
         secs, out = run(argv, "%s encode %s at %s" % (codec.name, stem, q))
         enc_times.append(secs)
-        enc_core.append(self_reported_seconds(out) if codec.name == "nic" else None)
+        enc_core.append(self_reported_seconds(out) if is_nic(codec.name) else None)
     for _ in range(args.repeat):
         argv, decoded = codec.decode(compressed, base, args.threads)
         secs, out = run(argv, "%s decode %s at %s" % (codec.name, stem, q))
         dec_times.append(secs)
-        dec_core.append(self_reported_seconds(out) if codec.name == "nic" else None)
+        dec_core.append(self_reported_seconds(out) if is_nic(codec.name) else None)
     if decoded.endswith(".ppm"):
         png = base + ".png"
         pnm.ppm_to_png(decoded, png)
@@ -309,11 +328,13 @@ def write_plot(args, summary, codecs, title):
                            stderr=subprocess.PIPE)
     if probe.returncode != 0 or probe.stderr:
         terminal = "png size 1000,700"
-    colors = {"nic": "#d62728", "jpeg": "#7f7f7f", "webp": "#2ca02c", "avif": "#1f77b4",
+    colors = {"nic": "#d62728", "nic-e2": "#e377c2", "nic-e3": "#9467bd", "nic-e4": "#8c564b",
+              "nic-e5": "#17becf", "nic-e6": "#bcbd22", "nic-e7": "#393b79", "nic-e8": "#637939",
+              "nic-e9": "#843c39", "jpeg": "#7f7f7f", "webp": "#2ca02c", "avif": "#1f77b4",
               "jxl": "#ff7f0e"}
     plots = []
     for index, codec in enumerate(codecs):
-        width = 3 if codec.name == "nic" else 2
+        width = 3 if is_nic(codec.name) else 2
         plots.append("'rd-plot.dat' index %d using 1:2 with linespoints lc rgb '%s' lw %d pt 7 "
                      "ps 0.8 title '%s'" % (index, colors[codec.name], width,
                                             codec.label.replace("'", "")))
@@ -389,7 +410,8 @@ def main(argv):
         args.model = os.path.abspath(args.model)
         if not os.path.isfile(args.model):
             raise BenchError("no nic model at %s: pass --model" % args.model)
-        codecs.append(nic_codec(args.nic, args.model, args.model))  # replaced by the copies below
+        # Replaced by the copies below.
+        codecs += [nic_codec(args.nic, args.model, args.model, e) for e in args.nic_efforts]
     codecs += [c for c in REFERENCES if c.name in wanted]
     for codec in codecs:
         for tool in codec.tools:
@@ -420,7 +442,8 @@ def main(argv):
             args.nic, args.model if "nic" in wanted else None, os.path.join(scratch.name, "nic"), log)
         model_digest = file_digest(model_run) if model_run else None
         if "nic" in wanted:
-            codecs[0] = nic_codec(args.nic_run, model_run, args.model)
+            for i, e in enumerate(args.nic_efforts):
+                codecs[i] = nic_codec(args.nic_run, model_run, args.model, e)
     except BaseException:
         scratch.cleanup()
         raise
@@ -438,7 +461,7 @@ def main(argv):
         "(%d thread(s), median of %d run(s))" % (args.threads, args.repeat),
     ]
     for codec in codecs:
-        if codec.name == "nic":
+        if is_nic(codec.name):
             header.append("nic: %s, model %s (sha256 %s)" % (args.nic, args.model, model_digest))
         else:
             header.append("%s: %s" % (codec.name, versions[codec.name]))
@@ -507,20 +530,27 @@ def main(argv):
         for row in summary[codec.name]:
             report.append("%-6s %9s %9.4f %9.3f %8.3f %8.3f" % (
                 codec.name, row["quality"], row["bpp"], row["psnr"], row["enc_s"], row["dec_s"]))
-    if "nic" in summary:
-        enc = [r["enc_core_s"] for r in summary["nic"] if r["enc_core_s"] is not None]
-        dec = [r["dec_core_s"] for r in summary["nic"] if r["dec_core_s"] is not None]
+    nics = [c.name for c in codecs if is_nic(c.name)]
+    for name in nics:
+        enc = [r["enc_core_s"] for r in summary[name] if r["enc_core_s"] is not None]
+        dec = [r["dec_core_s"] for r in summary[name] if r["dec_core_s"] is not None]
         if enc and dec:
             report.append("")
-            report.append("nic codec time as the CLI reports it (no model loading, no file I/O), "
+            report.append("%s codec time as the CLI reports it (no model loading, no file I/O), "
                           "median over points: encode %.3f s, decode %.3f s" % (
-                              statistics.median(enc), statistics.median(dec)))
-    refs = [c.name for c in codecs if c.name != "nic"]
-    if "nic" in summary and refs:
+                              name, statistics.median(enc), statistics.median(dec)))
+    refs = [c.name for c in codecs if not is_nic(c.name)]
+    for name in nics:
+        if refs:
+            report.append("")
+            report.append("BD-rate (PSNR) of %s against each reference; negative = %s needs fewer "
+                          "bits for the same PSNR" % (name, name))
+            report += format_bd_rows(bd_table(summary, name, refs))
+    if "nic" in nics and len(nics) > 1:
         report.append("")
-        report.append("BD-rate (PSNR) of nic against each reference; negative = nic needs fewer bits "
-                      "for the same PSNR")
-        report += format_bd_rows(bd_table(summary, "nic", refs))
+        report.append("BD-rate (PSNR) of each encoder effort against effort 1 (nic)")
+        rows = [(name,) + bd_table(summary, name, ["nic"])[0][1:] for name in nics if name != "nic"]
+        report += [l.replace("reference", "effort   ", 1) for l in format_bd_rows(rows)]
     if "jpeg" in summary and len(refs) > 1:
         report.append("")
         report.append("Sanity check: BD-rate (PSNR) of each reference against JPEG")

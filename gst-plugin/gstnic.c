@@ -100,6 +100,7 @@ NicContext* gst_nic_settings_open_context(GstNicSettings* settings, GstElement* 
   gchar* model = g_strdup(settings->model);
   gchar* device = g_strdup(settings->device);
   options.threads = settings->threads;
+  if (settings->effort > 0) options.effort = settings->effort;
   GST_OBJECT_UNLOCK(element);
   options.model_path = model;
   options.device = device;

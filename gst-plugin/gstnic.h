@@ -39,6 +39,7 @@ typedef struct {
   gchar* model;
   gchar* device;
   gint threads;
+  gint effort; /* encoder effort (nicenc's property); 0 = libnic's default */
 } GstNicSettings;
 
 enum { GST_NIC_PROP_MODEL = 1, GST_NIC_PROP_DEVICE, GST_NIC_PROP_THREADS, GST_NIC_PROP_FIRST_OWN };

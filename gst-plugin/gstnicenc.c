@@ -35,7 +35,7 @@ struct _GstNicEnc {
   GstVideoCodecState* input_state;
 };
 
-enum { PROP_QP = GST_NIC_PROP_FIRST_OWN, PROP_RATE_CONTROL, PROP_BITRATE };
+enum { PROP_QP = GST_NIC_PROP_FIRST_OWN, PROP_RATE_CONTROL, PROP_BITRATE, PROP_EFFORT };
 
 #define GST_TYPE_NIC_RATE_CONTROL (gst_nic_rate_control_get_type())
 static GType gst_nic_rate_control_get_type(void) {
@@ -95,6 +95,11 @@ static void gst_nic_enc_set_property(GObject* object, guint prop_id, const GValu
       self->rc_changed = TRUE;
       GST_OBJECT_UNLOCK(self);
       break;
+    case PROP_EFFORT:
+      GST_OBJECT_LOCK(self);
+      self->settings.effort = g_value_get_int(value);
+      GST_OBJECT_UNLOCK(self);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -118,6 +123,11 @@ static void gst_nic_enc_get_property(GObject* object, guint prop_id, GValue* val
     case PROP_BITRATE:
       GST_OBJECT_LOCK(self);
       g_value_set_uint(value, self->bitrate);
+      GST_OBJECT_UNLOCK(self);
+      break;
+    case PROP_EFFORT:
+      GST_OBJECT_LOCK(self);
+      g_value_set_int(value, self->settings.effort);
       GST_OBJECT_UNLOCK(self);
       break;
     default:
@@ -294,6 +304,14 @@ static void gst_nic_enc_class_init(GstNicEncClass* klass) {
                         "framerate). May be changed while playing.",
                         1, 2000000, DEFAULT_BITRATE,
                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property(
+      gobject_class, PROP_EFFORT,
+      g_param_spec_int("effort", "Encoder effort",
+                       "1 = one pass (real time); each step up doubles the refinement of each "
+                       "frame's latents: fewer bits for the same quality, slower encoding. "
+                       "Applies when the element starts.",
+                       NIC_EFFORT_MIN, NIC_EFFORT_MAX, NIC_EFFORT_DEFAULT,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   gst_nic_settings_install_properties(gobject_class);
   gst_type_mark_as_plugin_api(GST_TYPE_NIC_RATE_CONTROL, 0);
 
@@ -317,5 +335,6 @@ static void gst_nic_enc_init(GstNicEnc* self) {
   self->qp = DEFAULT_QP;
   self->rate_control = DEFAULT_RATE_CONTROL;
   self->bitrate = DEFAULT_BITRATE;
+  self->settings.effort = NIC_EFFORT_DEFAULT;
   GST_PAD_SET_ACCEPT_TEMPLATE(GST_VIDEO_ENCODER_SINK_PAD(self));
 }

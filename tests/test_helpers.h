@@ -51,11 +51,13 @@ inline double psnr(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b)
 // Owns a NicContext.
 class ContextHolder {
  public:
-  explicit ContextHolder(const std::string& model, int threads = 2) {
+  explicit ContextHolder(const std::string& model, int threads = 2,
+                         int effort = NIC_EFFORT_DEFAULT) {
     NicOptions o;
     nic_options_init(&o);
     o.model_path = model.c_str();
     o.threads = threads;
+    o.effort = effort;
     status_ = nic_context_create(&o, &context_);
   }
   ~ContextHolder() { nic_context_destroy(context_); }
@@ -66,6 +68,16 @@ class ContextHolder {
   NicContext* context_ = nullptr;
   NicStatus status_;
 };
+
+// Decodes a frame of w x h (empty on failure).
+inline std::vector<uint8_t> decode(NicContext* ctx, const std::vector<uint8_t>& frame, uint32_t w,
+                                   uint32_t h) {
+  std::vector<uint8_t> rgb(size_t(w) * h * 3);
+  if (nic_decode_rgb(ctx, frame.data(), frame.size(), rgb.data(), size_t(w) * 3, rgb.size(),
+                     nullptr) != NIC_OK)
+    return {};
+  return rgb;
+}
 
 inline std::vector<uint8_t> encode(NicContext* ctx, const std::vector<uint8_t>& rgb, uint32_t w,
                                    uint32_t h, float qp) {

@@ -136,6 +136,7 @@ void nic_options_init(NicOptions* options) {
   options->model_path = nullptr;
   options->device = "cpu";
   options->threads = 0;
+  options->effort = NIC_EFFORT_DEFAULT;
 }
 
 const char* nic_default_model_path(void) {
@@ -155,6 +156,7 @@ NicStatus nic_context_create(const NicOptions* options, NicContext** out_context
     fo.model_path = (o.model_path && *o.model_path) ? o.model_path : resolve_default_model();
     fo.device = o.device ? o.device : "cpu";
     fo.threads = o.threads;
+    fo.effort = o.effort;
     auto context = std::make_unique<NicContext>();
     context->codec = std::make_unique<nic::FrameCodec>(fo);
     char hex[17];

@@ -18,6 +18,10 @@ grep -q "$size bytes" "$tmp/info" && ok || bad "info byte count"
 psnr=$("$nic" psnr "$sample" "$tmp/a.png")
 awk -v p="$psnr" 'BEGIN { exit !(p > 5 && p < 99) }' && ok || bad "psnr $psnr"
 
+# Encoder effort: a refined frame decodes like any other.
+"$nic" encode "$sample" -o "$tmp/e.nic" --qp 30 --effort 2 >/dev/null && ok || bad "--effort 2"
+"$nic" decode "$tmp/e.nic" -o "$tmp/e.png" >/dev/null && ok || bad "decoding an effort-2 frame"
+
 # A raw stream of several frames decodes to a numbered sequence.
 "$nic" encode "$sample" -o "$tmp/b.nic" --qp 40 >/dev/null
 cat "$tmp/a.nic" "$tmp/b.nic" >"$tmp/stream.nic"
@@ -68,6 +72,8 @@ expect_fail "no output" "needs -o" "$nic" encode "$sample"
 expect_fail "missing input" "cannot open\|no such\|error" "$nic" encode "$tmp/none.png" -o "$tmp/x.nic"
 expect_fail "qp too high" "0..63" "$nic" encode "$sample" -o "$tmp/x.nic" --qp 64
 expect_fail "qp not a number" "not a number" "$nic" encode "$sample" -o "$tmp/x.nic" --qp abc
+expect_fail "effort too high" "1..9" "$nic" encode "$sample" -o "$tmp/x.nic" --effort 10
+expect_fail "effort not an integer" "1..9" "$nic" encode "$sample" -o "$tmp/x.nic" --effort 2.5
 expect_fail "unknown option" "unknown option" "$nic" encode "$sample" -o "$tmp/x.nic" --fast
 expect_fail "unknown command" "unknown command" "$nic" transcode "$sample"
 expect_fail "cuda without CUDA" "CUDA" "$nic" encode "$sample" -o "$tmp/x.nic" --device cuda

@@ -4,6 +4,7 @@
 # every frame within its budget plus the buffer, abr holds the average, -maxrate/-bufsize cap
 # it); -rc_override sets the qp of frame ranges, with and without rate control; a missing model and an
 # absent device fail with a message; -threads and -model are accepted (encoder and decoder);
+# -effort refines the latents (its frames decode) and is refused out of 1..9;
 # the ffmpeg tool shows the qp as q=.
 source "$(dirname "$0")/common.sh"
 
@@ -22,6 +23,7 @@ cases=(
   "-qp 63|$((63 * 256))"
   "-threads 1 -model $NIC_MODEL|$((24 * 256))"
   "-rc cqp -b:v 100k|$((24 * 256))"         # -b:v ignored, with a warning
+  "-effort 2 -qp 30|$((30 * 256))"          # q_10.nic: refined latents
 )
 outs=() k=0
 for c in "${cases[@]}"; do
@@ -110,8 +112,13 @@ note "a missing model is an error"
 must_fail "-model $work/no-such-model.safetensors" "no-such-model"
 note "an absent device is an error"
 must_fail "-device cuda:7" "cuda"
+note "-effort 10 is refused"
+must_fail "-effort 10" "effort"
 
 note "decoder options: -threads, -model"
 ff -threads 1 -model "$NIC_MODEL" -i q_1.nic -fps_mode passthrough -f framemd5 dec.raw
 [ "$(grep -vc '^#' dec.raw)" -eq 4 ] || fail "decoded $(grep -vc '^#' dec.raw) frames"
+note "frames encoded with -effort 2 decode"
+ff -i q_10.nic -fps_mode passthrough -f framemd5 dec_effort.raw
+[ "$(grep -vc '^#' dec_effort.raw)" -eq 4 ] || fail "decoded $(grep -vc '^#' dec_effort.raw) effort-2 frames"
 echo "PASS options"

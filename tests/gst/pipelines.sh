@@ -41,6 +41,10 @@ sizes)
       ! videoconvert ! nicenc qp=20 ! nicdec ! $TO_RGB ! filesink location=out-$size.rgb
     expect_size out-$size.rgb "$(rgb_bytes 3 "$w" "$h")"
   done
+  # a higher encoder effort (refined latents) decodes the same way
+  launch videotestsrc num-buffers=2 pattern=ball ! video/x-raw,width=80,height=64,framerate=30/1 \
+    ! videoconvert ! nicenc qp=20 effort=2 ! nicdec ! $TO_RGB ! filesink location=out-effort.rgb
+  expect_size out-effort.rgb "$(rgb_bytes 2 80 64)"
   ;;
 hd)
   launch videotestsrc num-buffers=2 pattern=smpte ! video/x-raw,width=1920,height=1080,framerate=30/1 \

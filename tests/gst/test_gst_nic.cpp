@@ -235,6 +235,26 @@ TEST(NicEnc, OutputsKeyframesWithCapsAndQpMeta) {
   gst_caps_unref(caps);
 }
 
+TEST(NicEnc, EffortRefinesFramesThatLibnicDecodes) {
+  GstElement* enc = gst_element_factory_make("nicenc", nullptr);
+  ASSERT_NE(enc, nullptr);
+  GParamSpec* spec = g_object_class_find_property(G_OBJECT_GET_CLASS(enc), "effort");
+  ASSERT_NE(spec, nullptr);
+  EXPECT_EQ(G_PARAM_SPEC_INT(spec)->minimum, NIC_EFFORT_MIN);
+  EXPECT_EQ(G_PARAM_SPEC_INT(spec)->maximum, NIC_EFFORT_MAX);
+  EXPECT_EQ(G_PARAM_SPEC_INT(spec)->default_value, NIC_EFFORT_DEFAULT);
+  gst_object_unref(enc);
+
+  const int width = 40, height = 36;
+  std::vector<Bytes> pictures = {MakePicture(width, height, 3)};
+  std::vector<Bytes> frames = Encode(pictures, width, height, "nicenc qp=20 effort=2");
+  ASSERT_EQ(frames.size(), 1u);
+  NicContextHolder direct;
+  Bytes decoded = direct.Decode(frames[0]);
+  EXPECT_EQ(decoded.size(), size_t(width) * height * 3);
+  EXPECT_TRUE(std::isfinite(Psnr(pictures[0], decoded)));
+}
+
 TEST(NicEnc, ReportsZeroLatency) {
   Harness enc("nicenc");
   gst_harness_set_src_caps_str(enc.h, RawCaps(16, 16).c_str());

@@ -17,6 +17,14 @@ extern "C" {
 
 #define NIC_QP_MIN 0.0f
 #define NIC_QP_MAX 63.0f
+
+/* Encoder effort: 1 codes each frame from one pass of the analysis transform (real time); each
+ * step up refines the frame's latents with twice as many gradient steps on its own
+ * rate-distortion loss (fewer bits for the same quality, the decoder unchanged). The frames of
+ * every effort decode with every decoder. */
+#define NIC_EFFORT_MIN 1
+#define NIC_EFFORT_MAX 9
+#define NIC_EFFORT_DEFAULT 1
 /* Largest accepted frame side and pixel count (bounds allocation on corrupt input). */
 #define NIC_MAX_DIMENSION 16384u
 #define NIC_MAX_PIXELS (16384u * 16384u)
@@ -52,6 +60,7 @@ typedef struct NicOptions {
   const char* model_path; /* NULL or "": the default installed model (see nic_default_model_path) */
   const char* device;     /* NULL or "cpu", "cuda", "cuda:N" */
   int threads;            /* CPU threads for the model; 0 = one per core */
+  int effort;             /* encoder effort, NIC_EFFORT_MIN .. NIC_EFFORT_MAX */
 } NicOptions;
 
 /* Fills *options with the defaults. */
@@ -105,7 +114,8 @@ NicStatus nic_decode_rgb(NicContext* context, const uint8_t* data, size_t size, 
  * for the cost of quantization and entropy coding alone: two-pass encoding, RD sweeps, rate-control
  * experiments. The frames are byte for byte those of nic_encode_rgb. An analysis belongs to the
  * context that made it and holds about 10 bytes per pixel with the default model (21 MB at
- * 1920x1080). */
+ * 1920x1080), plus 12 bytes per pixel (the image) when the context's effort is above 1: each
+ * nic_encode_analysis then refines the latents for its qp. */
 
 typedef struct NicFrameAnalysis NicFrameAnalysis;
 
@@ -121,6 +131,8 @@ NicStatus nic_encode_analysis(NicContext* context, const NicFrameAnalysis* analy
 
 /* Encodes at the qp (searched with the entropy model's exact bit estimate) whose frame is the
  * largest not exceeding target_bytes; if even qp 63 exceeds it, the qp 63 frame is returned.
+ * Above effort 1 the search runs on the single-pass latents and the chosen qp is refined (raised
+ * if the refined frame overflows).
  * *qp_used (may be NULL) receives the chosen qp. */
 NicStatus nic_encode_rgb_target_size(NicContext* context, const uint8_t* rgb, uint32_t width,
                                      uint32_t height, size_t stride, size_t target_bytes,

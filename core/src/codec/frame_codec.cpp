@@ -8,6 +8,7 @@
 #include <future>
 #include <thread>
 
+#include "codec/latent_refinement.h"
 #include "codec/rate_parameters.h"
 #include "common/error.h"
 #include "entropy/symbol_coder.h"
@@ -70,6 +71,7 @@ class FrameAnalysis {
   torch::Tensor features;     // hyper features for the means
   torch::Tensor hyper_means;  // the first step's means
   torch::Tensor scale_index;  // int64 [1, N, h, w], the hyperprior's scale index (before the step)
+  torch::Tensor image;        // the padded input [1, 3, H, W], kept for refinement (effort > 1)
 };
 
 // The symbols of y at one qp, ready for entropy coding: per coding step, in coding order.
@@ -93,6 +95,7 @@ struct FrameCodec::Impl {
   CodecWeights weights;
   RateParameters rate;
   int threads = 1;
+  int refinement_iterations = 0;  // of the encoder effort
   double perturbation = 0.0;
 
   torch::Tensor perturb(const torch::Tensor& t) const {
@@ -122,12 +125,30 @@ struct FrameCodec::Impl {
 
   QuantizedLatents quantize(const FrameAnalysis& a, uint16_t qp_fixed);
   ParsedLatents parse(const uint8_t* data, size_t size);
+  std::vector<uint8_t> write(const FrameAnalysis& a, uint16_t qp_fixed);
+  double estimate_bits(const FrameAnalysis& a, uint16_t qp_fixed);
+
+  // The rate-distortion trade-off at qp: lambda interpolated log-linearly between the rate
+  // anchors, as the step is.
+  double lambda_at(uint16_t qp_fixed) const {
+    const std::vector<double>& l = weights.config.anchor_lambdas;
+    const double position = double(qp_fixed) * double(l.size() - 1) / kMaxQpFixed;
+    const size_t segment = std::min(size_t(position), l.size() - 2);
+    const double t = position - double(segment);
+    return std::exp((1.0 - t) * std::log(l[segment]) + t * std::log(l[segment + 1]));
+  }
+  // The frame's loss as coded at qp: lambda * 255^2 * MSE of the decoded pixels + bits per pixel.
+  double coded_loss(const FrameAnalysis& a, uint16_t qp_fixed);
+  // a with its latents refined for qp, or a itself when that does not lower the loss.
+  const FrameAnalysis& refined(const FrameAnalysis& a, uint16_t qp_fixed,
+                               std::shared_ptr<FrameAnalysis>& keep);
 
   torch::Tensor image_to_tensor(const uint8_t* rgb, uint32_t width, uint32_t height,
                                 size_t stride) const {
     torch::Tensor hwc = torch::empty({int64_t(height), int64_t(width), 3}, torch::kUInt8);
     for (uint32_t r = 0; r < height; ++r)
-      std::memcpy(hwc.data_ptr<uint8_t>() + size_t(r) * width * 3, rgb + r * stride, size_t(width) * 3);
+      std::memcpy(hwc.data_ptr<uint8_t>() + size_t(r) * width * 3, rgb + r * stride,
+                  size_t(width) * 3);
     torch::Tensor x = hwc.permute({2, 0, 1}).unsqueeze(0).to(device).to(torch::kFloat32) / 255.0;
     const int64_t pad_h = padded(height) - height, pad_w = padded(width) - width;
     if (pad_h || pad_w) {
@@ -146,6 +167,7 @@ FrameCodec::FrameCodec(const FrameCodecOptions& options) : impl_(std::make_uniqu
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   at::set_num_threads(options.threads > 0 ? options.threads : int(cores));
   impl_->threads = std::max(1, at::get_num_threads());
+  impl_->refinement_iterations = refinement_iterations(options.effort);
   impl_->weights = load_weights(options.model_path, impl_->device);
   impl_->rate = RateParameters(impl_->weights.q_basic_units, impl_->weights.anchor_units);
 }
@@ -179,6 +201,7 @@ std::shared_ptr<const FrameAnalysis> FrameCodec::analyze(const uint8_t* rgb, uin
   a->scale_index = impl_->weights.scale_net.forward(a->z_hat);
   a->features = impl_->perturb(m->h_s(a->z_hat));
   a->hyper_means = impl_->coding().hyper_means(a->features);
+  if (impl_->refinement_iterations > 0) a->image = x;
   return a;
 }
 
@@ -201,13 +224,57 @@ QuantizedLatents FrameCodec::Impl::quantize(const FrameAnalysis& a, uint16_t qp_
   return q;
 }
 
-std::vector<uint8_t> FrameCodec::encode(const FrameAnalysis& a, float qp) {
+double FrameCodec::Impl::coded_loss(const FrameAnalysis& a, uint16_t qp_fixed) {
+  const double bits = estimate_bits(a, qp_fixed);
+  c10::InferenceMode guard;
+  const LatentCoding coding = this->coding();
+  auto [step, base_index] = quantizer(a.scale_index, qp_fixed);
+  const torch::Tensor symbols = coding.quantize(a.y, a.features, a.hyper_means, step);
+  const torch::Tensor y_hat = coding.reconstruct(symbols, a.features, a.hyper_means, step);
+  const int64_t h = a.height, w = a.width;
+  // The decoder's pixels: clamped and rounded to 8 bits.
+  const torch::Tensor x_hat =
+      (weights.model->g_s(y_hat).slice(2, 0, h).slice(3, 0, w).clamp(0.0, 1.0) * 255.0).round();
+  const double mse =
+      (x_hat - a.image.slice(2, 0, h).slice(3, 0, w) * 255.0).pow(2).mean().item<double>();
+  return lambda_at(qp_fixed) * mse + bits / double(h * w);
+}
+
+const FrameAnalysis& FrameCodec::Impl::refined(const FrameAnalysis& a, uint16_t qp_fixed,
+                                               std::shared_ptr<FrameAnalysis>& keep) {
+  if (refinement_iterations <= 0) return a;
+  require(a.image.defined(), NIC_ERROR_INVALID_ARGUMENT,
+          "encode: the analysis was made without the image that refinement needs");
+  const LatentCoding coding = this->coding();
+  auto [step, base_index] = quantizer(a.scale_index, qp_fixed);
+  const LatentSearchSpace space{coding,
+                                weights.model->g_s,
+                                weights.context_scales,
+                                a.features,
+                                a.hyper_means,
+                                step,
+                                base_index,
+                                weights.config.latent_distribution_shape};
+  const RefinementTarget target{a.image, int64_t(a.height), int64_t(a.width), lambda_at(qp_fixed)};
+  keep = std::make_shared<FrameAnalysis>(a);
+  keep->y = refine_latents(space, target, a.y, refinement_iterations);
+  // Refinement never makes a frame worse.
+  const double before = coded_loss(a, qp_fixed), after = coded_loss(*keep, qp_fixed);
+  return after < before ? *keep : a;
+}
+
+std::vector<uint8_t> FrameCodec::encode(const FrameAnalysis& analysis, float qp) {
   const uint16_t qp_fixed = FrameHeader::qp_to_fixed(qp);
-  QuantizedLatents q = impl_->quantize(a, qp_fixed);
-  const CodecWeights& w = impl_->weights;
+  std::shared_ptr<FrameAnalysis> refined;
+  return impl_->write(impl_->refined(analysis, qp_fixed, refined), qp_fixed);
+}
+
+std::vector<uint8_t> FrameCodec::Impl::write(const FrameAnalysis& a, uint16_t qp_fixed) {
+  QuantizedLatents q = quantize(a, qp_fixed);
+  const CodecWeights& w = weights;
   const int substream_count = int(1 + q.y_symbols.size() * LatentCoding::kChannelGroups);
   std::vector<std::vector<uint8_t>> substreams(static_cast<size_t>(substream_count));
-  run_parallel(substream_count, impl_->threads, [&](int index) {
+  run_parallel(substream_count, threads, [&](int index) {
     SymbolEncoder enc;
     if (index == 0) {
       for (int64_t i = 0; i < a.z_shape.size(); ++i)
@@ -234,8 +301,12 @@ std::vector<uint8_t> FrameCodec::encode(const FrameAnalysis& a, float qp) {
 }
 
 double FrameCodec::estimate_bits(const FrameAnalysis& a, float qp) {
-  QuantizedLatents q = impl_->quantize(a, FrameHeader::qp_to_fixed(qp));
-  const CodecWeights& w = impl_->weights;
+  return impl_->estimate_bits(a, FrameHeader::qp_to_fixed(qp));
+}
+
+double FrameCodec::Impl::estimate_bits(const FrameAnalysis& a, uint16_t qp_fixed) {
+  QuantizedLatents q = quantize(a, qp_fixed);
+  const CodecWeights& w = weights;
   double bits = 0;
   for (int64_t i = 0; i < a.z_shape.size(); ++i)
     bits += SymbolEncoder::cost_bits(q.z_symbols[i], w.z_tables[i / a.z_shape.plane()]);

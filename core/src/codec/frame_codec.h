@@ -16,6 +16,7 @@ struct FrameCodecOptions {
   std::string model_path;  // weights file
   std::string device = "cpu";
   int threads = 0;  // 0 = leave LibTorch's setting
+  int effort = 1;   // encoder effort (nic.h): above 1, latents are refined before coding
 };
 
 // The result of the analysis transform and the hyperprior of one frame: everything that does
@@ -36,8 +37,10 @@ class FrameCodec {
                               float qp);
   std::shared_ptr<const FrameAnalysis> analyze(const uint8_t* rgb, uint32_t width,
                                                uint32_t height, size_t stride);
+  // At effort 2 and above, the latents are refined for qp first (codec/latent_refinement.h).
   std::vector<uint8_t> encode(const FrameAnalysis& analysis, float qp);
-  // Exact size in bits the frame's symbols cost at qp (without rANS flush and header bytes).
+  // Exact size in bits the frame's symbols cost at qp (without rANS flush and header bytes), at
+  // the lowest effort: rate control searches qp with it.
   double estimate_bits(const FrameAnalysis& analysis, float qp);
 
   // Encodes at the best-quality qp in [min_qp, max_qp] whose size is estimated at most

@@ -101,11 +101,10 @@ torch::Tensor LatentCoding::hyper_means(const torch::Tensor& features) const {
 torch::Tensor LatentCoding::run_steps(const torch::Tensor& y, torch::Tensor& symbols,
                                       torch::Tensor* residual, const torch::Tensor& features,
                                       const torch::Tensor& hyper_means, const torch::Tensor& step,
-                                      bool straight_through) const {
+                                      const Rounding& rounding) const {
   const bool encoding = y.defined();
   auto symbolize = [&](const torch::Tensor& r) {
-    return straight_through ? round_straight_through(r)
-                            : torch::round(r).clamp(-kMaxSymbol, kMaxSymbol);
+    return rounding ? rounding(r) : torch::round(r).clamp(-kMaxSymbol, kMaxSymbol);
   };
   if (!quadtree_) {
     const torch::Tensor mask1 =
@@ -167,7 +166,8 @@ LatentCoding::Trained LatentCoding::train(const torch::Tensor& y, const torch::T
                                           std::vector<ScaleNetTrainable>& contexts) const {
   Trained out;
   torch::Tensor symbols;
-  out.y_hat = run_steps(y, symbols, &out.residual, features, hyper_means(features), step, true);
+  out.y_hat = run_steps(y, symbols, &out.residual, features, hyper_means(features), step,
+                        round_straight_through);
   if (!context_scales_) {
     out.scale_index = base_index;
     return out;
@@ -189,15 +189,24 @@ torch::Tensor LatentCoding::quantize(const torch::Tensor& y, const torch::Tensor
                                      const torch::Tensor& hyper_means,
                                      const torch::Tensor& step) const {
   torch::Tensor symbols;
-  run_steps(y, symbols, nullptr, features, hyper_means, step, false);
+  run_steps(y, symbols, nullptr, features, hyper_means, step, {});
   return symbols;
+}
+
+LatentCoding::Relaxed LatentCoding::relaxed(const torch::Tensor& y, const torch::Tensor& features,
+                                            const torch::Tensor& hyper_means,
+                                            const torch::Tensor& step,
+                                            const Rounding& rounding) const {
+  Relaxed out;
+  out.y_hat = run_steps(y, out.symbols, nullptr, features, hyper_means, step, rounding);
+  return out;
 }
 
 torch::Tensor LatentCoding::reconstruct(const torch::Tensor& symbols, const torch::Tensor& features,
                                         const torch::Tensor& hyper_means,
                                         const torch::Tensor& step) const {
   torch::Tensor given = symbols;
-  return run_steps(torch::Tensor(), given, nullptr, features, hyper_means, step, false);
+  return run_steps(torch::Tensor(), given, nullptr, features, hyper_means, step, {});
 }
 
 torch::Tensor LatentCoding::scale_indices(int s, const torch::Tensor& base_index,
@@ -216,6 +225,20 @@ torch::Tensor LatentCoding::scale_indices(int s, const torch::Tensor& base_index
   const std::vector<torch::Tensor> coded = split_phases(symbols.to(torch::kInt64));
   torch::Tensor change = contexts[size_t(s - 1)].forward(context_input(base, coded, s));
   return (base[size_t(s)] + change).clamp(0, kScaleLevels - 1).reshape({channels, -1});
+}
+
+torch::Tensor LatentCoding::scale_index_map(const torch::Tensor& base_index,
+                                            const torch::Tensor& symbols,
+                                            const std::vector<IntegerScaleNet>& contexts) const {
+  const int64_t channels = base_index.size(1), height = base_index.size(2), width = base_index.size(3);
+  torch::Tensor map = torch::empty_like(base_index);
+  for (int s = 0; s < steps(); ++s) {
+    const torch::Tensor positions =
+        step_positions(s, channels, height, width).flatten().to(base_index.device());
+    map.view(-1).index_copy_(0, positions,
+                             scale_indices(s, base_index, symbols, contexts).flatten());
+  }
+  return map;
 }
 
 }  // namespace nic

@@ -36,6 +36,8 @@ class LatentCoding {
   // Stand-in for another device's float rounding, applied to every float network's output
   // (the determinism tests); identity when empty.
   using Perturb = std::function<torch::Tensor(const torch::Tensor&)>;
+  // A differentiable stand-in for rounding the symbol-domain residuals (y - mu) / step.
+  using Rounding = std::function<torch::Tensor(const torch::Tensor&)>;
 
   LatentCoding(const ModelConfig& config, MeanPredictor means, Perturb perturb = {});
 
@@ -62,6 +64,16 @@ class LatentCoding {
                 const torch::Tensor& base_index, const torch::Tensor& step,
                 std::vector<ScaleNetTrainable>& contexts) const;
 
+  struct Relaxed {
+    torch::Tensor y_hat;    // reconstruction from the relaxed symbols
+    torch::Tensor symbols;  // relaxed symbols [B, N, h, w]
+  };
+  // Encoder search (latent refinement): the steps with `rounding` in place of hard rounding,
+  // differentiable in y.
+  Relaxed relaxed(const torch::Tensor& y, const torch::Tensor& features,
+                  const torch::Tensor& hyper_means, const torch::Tensor& step,
+                  const Rounding& rounding) const;
+
   // Encoder: the symbols of y (integer-valued float [1, N, h, w]), step by step.
   torch::Tensor quantize(const torch::Tensor& y, const torch::Tensor& features,
                          const torch::Tensor& hyper_means, const torch::Tensor& step) const;
@@ -75,18 +87,21 @@ class LatentCoding {
   // symbols of the earlier steps (any integer tensor [1, N, h, w]; other positions are not read).
   torch::Tensor scale_indices(int s, const torch::Tensor& base_index, const torch::Tensor& symbols,
                               const std::vector<IntegerScaleNet>& contexts) const;
+  // The same for every step at once, in place: int64 [1, N, h, w], from all the symbols.
+  torch::Tensor scale_index_map(const torch::Tensor& base_index, const torch::Tensor& symbols,
+                                const std::vector<IntegerScaleNet>& contexts) const;
 
   // Symbols beyond this magnitude never come from a real image: the encoder saturates, the
   // decoder reports corruption.
   static constexpr int32_t kMaxSymbol = 1 << 20;
 
  private:
-  // One pass over the steps. With y defined, symbols are computed (rounded straight-through when
-  // straight_through, else hard and saturated) and returned through `symbols`; otherwise
-  // `symbols` is read. Returns y_hat; sets residual when y is defined.
+  // One pass over the steps. With y defined, symbols are computed (by `rounding`, or hard and
+  // saturated when it is empty) and returned through `symbols`; otherwise `symbols` is read.
+  // Returns y_hat; sets residual when y is defined.
   torch::Tensor run_steps(const torch::Tensor& y, torch::Tensor& symbols, torch::Tensor* residual,
                           const torch::Tensor& features, const torch::Tensor& hyper_means,
-                          const torch::Tensor& step, bool straight_through) const;
+                          const torch::Tensor& step, const Rounding& rounding) const;
   torch::Tensor perturbed(const torch::Tensor& t) const { return perturb_ ? perturb_(t) : t; }
 
   bool quadtree_;

@@ -50,7 +50,7 @@ int ff_libnic_error(void *log_ctx, NicStatus status, const char *what)
 }
 
 int ff_libnic_open(AVCodecContext *avctx, const char *model_path, const char *device,
-                   NicContext **out)
+                   int effort, NicContext **out)
 {
     NicOptions options;
     NicStatus status;
@@ -62,6 +62,7 @@ int ff_libnic_open(AVCodecContext *avctx, const char *model_path, const char *de
     if (device && *device)
         options.device = device;
     options.threads = avctx->thread_count > 0 ? avctx->thread_count : 0;
+    options.effort = effort;
 
     model = options.model_path ? options.model_path : nic_default_model_path();
     status = nic_context_create(&options, out);
@@ -71,8 +72,9 @@ int ff_libnic_open(AVCodecContext *avctx, const char *model_path, const char *de
                model ? model : "(default)", options.device ? options.device : "the default device");
         return ff_libnic_error(avctx, status, "nic_context_create");
     }
-    av_log(avctx, AV_LOG_VERBOSE, "libnic %s: model %s (fingerprint %s), device %s, threads %d\n",
+    av_log(avctx, AV_LOG_VERBOSE,
+           "libnic %s: model %s (fingerprint %s), device %s, threads %d, effort %d\n",
            nic_version(), model ? model : "(default)", nic_context_model_fingerprint(*out),
-           options.device ? options.device : "default", options.threads);
+           options.device ? options.device : "default", options.threads, options.effort);
     return 0;
 }

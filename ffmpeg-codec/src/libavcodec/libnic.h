@@ -31,7 +31,7 @@
  * threads (0: libnic's default). Logs the failure.
  */
 int ff_libnic_open(AVCodecContext *avctx, const char *model_path, const char *device,
-                   NicContext **out);
+                   int effort, NicContext **out);
 
 /** The AVERROR for a libnic status. */
 int ff_libnic_averror(NicStatus status);

@@ -48,7 +48,7 @@ static av_cold int libnic_decode_init(AVCodecContext *avctx)
     LibNicDecodeContext *ctx = avctx->priv_data;
 
     avctx->pix_fmt = AV_PIX_FMT_RGB24;
-    return ff_libnic_open(avctx, ctx->model, ctx->device, &ctx->nic);
+    return ff_libnic_open(avctx, ctx->model, ctx->device, NIC_EFFORT_DEFAULT, &ctx->nic);
 }
 
 static int libnic_decode_frame(AVCodecContext *avctx, AVFrame *frame,

@@ -65,6 +65,7 @@ typedef struct LibNicEncodeContext {
     float qp;       ///< -qp
     char *model;    ///< -model
     char *device;   ///< -device
+    int effort;     ///< -effort
     int rc_mode;    ///< -rc: RC_AUTO or a NicRateControlMode
     int rc_window;  ///< -rc_window (ABR), 0 = libnic's default
     float base_qp;  ///< qp of frames that do not set their own quality (no rate control)
@@ -237,7 +238,7 @@ static av_cold int libnic_encode_init(AVCodecContext *avctx)
     if (ret < 0)
         return ret;
 
-    ret = ff_libnic_open(avctx, ctx->model, ctx->device, &ctx->nic);
+    ret = ff_libnic_open(avctx, ctx->model, ctx->device, ctx->effort, &ctx->nic);
     if (ret < 0)
         return ret;
     if (!ctx->rc)
@@ -363,6 +364,9 @@ static const AVOption libnic_encode_options[] = {
                 OFFSET(model),  AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VE },
     { "device", "Device to run the model on: cpu, cuda or cuda:N (default: cpu)",
                 OFFSET(device), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VE },
+    { "effort", "Encoder effort: 1 = one pass (real time); each step up doubles the refinement of "
+                "each frame's latents (fewer bits for the same quality, slower encoding)",
+                OFFSET(effort), AV_OPT_TYPE_INT, { .i64 = NIC_EFFORT_DEFAULT }, NIC_EFFORT_MIN, NIC_EFFORT_MAX, VE },
     { NULL },
 };
 
