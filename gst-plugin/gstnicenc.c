@@ -16,7 +16,6 @@
 GST_DEBUG_CATEGORY_STATIC(gst_nic_enc_debug);
 #define GST_CAT_DEFAULT gst_nic_enc_debug
 
-#define DEFAULT_QP 24.0f
 #define DEFAULT_RATE_CONTROL NIC_RATE_CONSTANT_QP
 #define DEFAULT_BITRATE 2048 /* kbit/s */
 #define FALLBACK_FPS 30.0    /* rate control on a stream of variable framerate */
@@ -289,7 +288,7 @@ static void gst_nic_enc_class_init(GstNicEncClass* klass) {
                          "Quality of every frame with rate-control=constant-qp: lower = better "
                          "quality and more bits; fractional values allowed. May be changed while "
                          "playing: applies from the next frame.",
-                         NIC_QP_MIN, NIC_QP_MAX, DEFAULT_QP,
+                         NIC_QP_MIN, NIC_QP_MAX, NIC_QP_DEFAULT,
                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property(
       gobject_class, PROP_RATE_CONTROL,
@@ -332,7 +331,7 @@ static void gst_nic_enc_class_init(GstNicEncClass* klass) {
 }
 
 static void gst_nic_enc_init(GstNicEnc* self) {
-  self->qp = DEFAULT_QP;
+  self->qp = NIC_QP_DEFAULT;
   self->rate_control = DEFAULT_RATE_CONTROL;
   self->bitrate = DEFAULT_BITRATE;
   self->settings.effort = NIC_EFFORT_DEFAULT;

@@ -232,7 +232,7 @@ NicStatus nic_encode_rgb_target_size(NicContext* context, const uint8_t* rgb, ui
 void nic_rate_control_config_init(NicRateControlConfig* config) {
   if (!config) return;
   config->mode = NIC_RATE_CONSTANT_QP;
-  config->qp = 24.0f;
+  config->qp = NIC_QP_DEFAULT;
   config->bitrate = 0;
   config->framerate = 30;
   config->buffer_seconds = 1.0;

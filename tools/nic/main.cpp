@@ -44,7 +44,7 @@ const char* kUsage =
 struct Arguments {
   std::vector<std::string> inputs;
   std::string output;
-  float qp = 24.0f;
+  float qp = NIC_QP_DEFAULT;
   double target_bytes = 0, target_bpp = 0;
   std::string rate_control;  // cqp, cbr, vbr (= abr); empty = cbr with --bitrate, else cqp
   double bitrate_kbps = 0, max_bitrate_kbps = 0, fps = 30, buffer_seconds = 1.0;

@@ -17,6 +17,7 @@ extern "C" {
 
 #define NIC_QP_MIN 0.0f
 #define NIC_QP_MAX 63.0f
+#define NIC_QP_DEFAULT 24.0f /* what every interface uses when no qp or bitrate is given */
 
 /* Encoder effort: 1 codes each frame from one pass of the analysis transform (real time); each
  * step up refines the frame's latents with twice as many gradient steps on its own

@@ -19,7 +19,11 @@ class Error : public std::runtime_error {
   NicStatus status_;
 };
 
-// Throws Error(status, message) unless condition holds.
+// Throws Error(status, message) unless condition holds. A literal message costs nothing until
+// it is thrown (checks inside per-symbol loops use this form).
+inline void require(bool condition, NicStatus status, const char* message) {
+  if (!condition) throw Error(status, message);
+}
 inline void require(bool condition, NicStatus status, const std::string& message) {
   if (!condition) throw Error(status, message);
 }

@@ -56,7 +56,6 @@
 #include "libnic.h"
 #include "packet_internal.h"
 
-#define NIC_DEFAULT_QP 24.0
 #define RC_AUTO (-1)
 
 typedef struct LibNicEncodeContext {
@@ -351,7 +350,7 @@ static av_cold int libnic_encode_close(AVCodecContext *avctx)
 static const AVOption libnic_encode_options[] = {
     { "qp",     "Quantization parameter, 0 (best) to 63 (fewest bits), fractional allowed; "
                 "-q:v / -global_quality and per-frame quality override it",
-                OFFSET(qp),     AV_OPT_TYPE_FLOAT,  { .dbl = NIC_DEFAULT_QP }, NIC_QP_MIN, NIC_QP_MAX, VE },
+                OFFSET(qp),     AV_OPT_TYPE_FLOAT,  { .dbl = NIC_QP_DEFAULT }, NIC_QP_MIN, NIC_QP_MAX, VE },
     { "rc",     "Rate control when -b:v is given (default: abr, or cbr when -maxrate equals -b:v)",
                 OFFSET(rc_mode), AV_OPT_TYPE_INT, { .i64 = RC_AUTO }, RC_AUTO, NIC_RATE_ABR, VE, "rc" },
         { "cqp", "constant qp (-qp / -q:v); -b:v is ignored", 0, AV_OPT_TYPE_CONST, { .i64 = NIC_RATE_CONSTANT_QP }, 0, 0, VE, "rc" },
