@@ -1,0 +1,304 @@
+#include "trainer.h"
+
+#if defined(__GLIBC__) && !defined(NIC_TRAIN_WITH_TCMALLOC)
+#include <malloc.h>
+#endif
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "checkpoint.h"
+#include "common/error.h"
+#include "model/device.h"
+#include "model/weights.h"
+#include "run_start.h"
+#include "validation.h"
+
+namespace nic {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Set by SIGINT/SIGTERM: the loop checkpoints after the current step and exits.
+volatile std::sig_atomic_t stop_requested = 0;
+void request_stop(int) { stop_requested = 1; }
+
+// ema = decay * ema + (1 - decay) * model, parameter by parameter (same architecture, so the
+// two parameter lists pair up in order).
+void update_moving_average(ImageCodecModel& model, ImageCodecModel& ema, double decay) {
+  torch::NoGradGuard no_grad;
+  const std::vector<torch::Tensor> params = model->parameters(), averages = ema->parameters();
+  for (size_t i = 0; i < params.size(); ++i) averages[i].mul_(decay).add_(params[i], 1.0 - decay);
+}
+
+std::string format_duration(double seconds) {
+  const int64_t s = int64_t(seconds);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%ldh%02ldm", long(s / 3600), long(s / 60 % 60));
+  return buf;
+}
+
+// Every step frees and reallocates the same large activation buffers. glibc's malloc hands the
+// heap top back to the kernel after a step and faults it in again (zeroed) in the next; the
+// build links tcmalloc when it is there, and without it a 1 GiB top pad keeps most of the heap
+// mapped (the speeds: models/README.md).
+void keep_freed_heap_mapped() {
+#if defined(__GLIBC__) && !defined(NIC_TRAIN_WITH_TCMALLOC)
+  mallopt(M_TOP_PAD, 1 << 30);
+#endif
+}
+
+}  // namespace
+
+// The run's log: train.log in the run folder, echoed to stdout.
+struct Trainer::LogFile {
+  explicit LogFile(const std::string& path) : file(path, std::ios::app) {}
+  std::ofstream file;
+};
+
+struct Trainer::Progress {
+  explicit Progress(size_t anchors) : bpp(anchors), mse(anchors), loss(anchors), count(anchors) {}
+  std::vector<double> bpp, mse, loss;
+  std::vector<int64_t> count;
+  Clock::time_point since = Clock::now();
+  int64_t steps = 0;
+};
+
+Trainer::Trainer(const TrainOptions& options)
+    : options_(options),
+      device_(parse_device(options.device)),
+      config_path_(options.run + "/config.json"),
+      checkpoint_path_(options.run + "/checkpoint.pt") {
+  keep_freed_heap_mapped();
+  at::set_num_threads(options_.threads);
+  std::filesystem::create_directories(options_.run);
+  const bool resume = std::filesystem::exists(checkpoint_path_);
+  CodecWeights init;
+  if (!resume && !options_.init_from.empty()) init = load_weights(options_.init_from, torch::kCPU);
+  config_ = configure(init.model ? &init : nullptr);
+
+  torch::manual_seed(options_.seed);
+  model_ = ImageCodecModel(config_);
+  model_->to(device_);
+  optimizer_ = std::make_unique<torch::optim::Adam>(model_->parameters(),
+                                                    torch::optim::AdamOptions(options_.lr));
+  if (options_.ema_decay > 0) {
+    ema_ = ImageCodecModel(config_);
+    ema_->to(device_);
+    copy_weights(model_, ema_);
+  }
+  if (resume) {
+    TrainingState state{model_, ema_, *optimizer_};
+    load_checkpoint(checkpoint_path_, state, device_);
+    step_ = state.step;
+    optimizer_start_ = state.optimizer_start;
+  } else if (init.model) {
+    start_from_weights(init);
+  }
+  log_ = std::make_unique<LogFile>(options_.run + "/train.log");
+  while (!start_note_.empty() && start_note_.back() == '\n') start_note_.pop_back();
+  if (!start_note_.empty()) log(start_note_);
+}
+
+Trainer::~Trainer() = default;
+
+// A new run's config (the options applied, checked, written to the run folder), or the folder's.
+ModelConfig Trainer::configure(const CodecWeights* init) {
+  ModelConfig c = options_.config;
+  if (!init && std::filesystem::exists(config_path_)) {
+    std::ifstream in(config_path_);
+    std::stringstream text;
+    text << in.rdbuf();
+    return ModelConfig::from_json(text.str());
+  }
+  if (init) c = init->config;
+  if (!options_.anchor_lambdas.empty()) c.anchor_lambdas = options_.anchor_lambdas;
+  if (!options_.architecture.empty()) c.architecture = options_.architecture;
+  if (options_.distribution_shape > 0) c.latent_distribution_shape = options_.distribution_shape;
+  if (options_.no_context_scales) c.context_scales = false;
+  c = ModelConfig::from_json(c.to_json());  // throws on a bad architecture or shape
+  std::ofstream(config_path_) << c.to_json() << "\n";
+  return c;
+}
+
+// Same parameter names: copy them over; Adam's moments start afresh.
+void Trainer::start_from_weights(const CodecWeights& init) {
+  ImageCodecModel source = init.model;
+  const std::vector<std::string> fresh = copy_weights(source, model_);
+  if (!fresh.empty()) {
+    std::ostringstream line;
+    line << fresh.size() << " tensors are new to " << options_.init_from
+         << " and start initialised:";
+    for (const std::string& name : fresh) line << " " << name;
+    start_note_ += line.str() + "\n";
+  }
+  if (config_.anchor_lambdas != init.config.anchor_lambdas) {
+    torch::NoGradGuard no_grad;
+    model_->q_anchor_log2.copy_(anchor_steps_for(
+        init.config.anchor_lambdas, source->q_anchor_log2.cpu(), config_.anchor_lambdas));
+    std::ostringstream line;
+    line << start_note_ << "rate anchors differ from " << options_.init_from
+         << "'s; their log2 steps start at";
+    for (int64_t k = 0; k < model_->q_anchor_log2.size(0); ++k)
+      line << " " << model_->q_anchor_log2[k].item<float>();
+    start_note_ = line.str();
+  }
+  if (ema_) copy_weights(model_, ema_);
+  if (auto it = init.metadata.find("nic.training_steps"); it != init.metadata.end())
+    step_ = std::stoll(it->second);
+  optimizer_start_ = step_;
+}
+
+void Trainer::log(const std::string& line) {
+  std::cout << line << std::endl;
+  log_->file << line << std::endl;
+}
+
+void Trainer::export_weights(const std::string& path) {
+  save_weights(path, ema_ ? ema_ : model_, {{"nic.training_steps", std::to_string(step_)}});
+  log("exported step " + std::to_string(step_) + " (" + (ema_ ? "moving average" : "weights") +
+      ") to " + path);
+}
+
+double Trainer::learning_rate() const {
+  double lr =
+      (options_.lr_decay_at > 0 && step_ >= options_.lr_decay_at) ? options_.lr * 0.1 : options_.lr;
+  if (step_ - optimizer_start_ < options_.warmup_steps)
+    lr *= double(step_ - optimizer_start_ + 1) / double(options_.warmup_steps);
+  return lr;
+}
+
+void Trainer::train() {
+  log("nic-train: " + config_.to_json() + " step " + std::to_string(step_) + " -> " +
+      std::to_string(options_.steps) + ", batch " + std::to_string(options_.batch) + "x" +
+      std::to_string(options_.crop) + ", threads " + std::to_string(options_.threads) +
+      ", device " + options_.device);
+  int64_t params = 0;
+  for (const auto& p : model_->parameters()) params += p.numel();
+  log("parameters: " + std::to_string(params));
+  images_ = std::make_unique<TrainingImages>(options_.data, options_.crop);
+  log("training images: " + std::to_string(images_->image_count()) + " from " + options_.data);
+
+  const torch::Tensor lambdas = torch::tensor(config_.anchor_lambdas, torch::kFloat32).to(device_);
+  std::mt19937_64 rng(options_.seed + uint64_t(step_) * 7919);
+  Progress progress(config_.anchor_lambdas.size());
+  auto last_checkpoint = Clock::now();
+
+  std::signal(SIGINT, request_stop);
+  std::signal(SIGTERM, request_stop);
+  model_->train();
+  while (step_ < options_.steps && !stop_requested) {
+    const double lr = learning_rate();
+    step_once(lr, rng, lambdas, progress);
+    if (step_ % options_.log_every == 0 || step_ == options_.steps) report(progress, lr);
+
+    const bool checkpoint_due =
+        std::chrono::duration<double>(Clock::now() - last_checkpoint).count() >
+        options_.checkpoint_minutes * 60;
+    const bool validate_due = options_.validate_every > 0 && step_ % options_.validate_every == 0;
+    if (checkpoint_due || validate_due || step_ == options_.steps || stop_requested) {
+      save_checkpoint();
+      last_checkpoint = Clock::now();
+    }
+    if (validate_due || step_ == options_.steps) validate();
+  }
+  if (stop_requested) log("stopped at step " + std::to_string(step_) + ", checkpoint saved");
+}
+
+// One optimizer step on a batch of random crops, each item at a random rate anchor.
+void Trainer::step_once(double lr, std::mt19937_64& rng, const torch::Tensor& lambdas,
+                        Progress& progress) {
+  for (auto& group : optimizer_->param_groups())
+    static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+  const int64_t anchors = lambdas.size(0);
+  torch::Tensor x = images_->sample_batch(options_.batch, rng).to(device_);
+  torch::Tensor anchor = torch::randint(anchors, {options_.batch}, torch::kInt64).to(device_);
+  TrainOutput out = model_->forward_train(x, anchor);
+  const double pixels = double(x.size(2) * x.size(3));
+  torch::Tensor mse = (out.x_hat - x).pow(2).mean({1, 2, 3});
+  torch::Tensor bpp = (out.y_bits + out.z_bits) / pixels;
+  torch::Tensor loss_items = lambdas.index_select(0, anchor) * (255.0 * 255.0) * mse + bpp;
+  torch::Tensor loss = loss_items.mean();
+
+  optimizer_->zero_grad();
+  loss.backward();
+  torch::nn::utils::clip_grad_norm_(model_->parameters(), 1.0);
+  optimizer_->step();
+  if (ema_) {
+    // A shorter average while the optimizer state is young, so that a new run's average does
+    // not hold on to its random initialisation.
+    const double n = double(step_ - optimizer_start_);
+    update_moving_average(model_, ema_, std::min(options_.ema_decay, (1 + n) / (10 + n)));
+  }
+  ++step_;
+  ++progress.steps;
+
+  auto a = anchor.cpu();
+  auto m = mse.detach().cpu(), b = bpp.detach().cpu(), l = loss_items.detach().cpu();
+  for (int i = 0; i < options_.batch; ++i) {
+    const size_t k = size_t(a[i].item<int64_t>());
+    progress.mse[k] += m[i].item<double>();
+    progress.bpp[k] += b[i].item<double>();
+    progress.loss[k] += l[i].item<double>();
+    ++progress.count[k];
+  }
+}
+
+// One progress line: speed, ETA, lr, and per anchor the mean loss, bpp and PSNR since the last.
+void Trainer::report(Progress& p, double lr) {
+  const double secs = std::chrono::duration<double>(Clock::now() - p.since).count();
+  const double rate = double(p.steps) / secs;
+  std::ostringstream line;
+  line.setf(std::ios::fixed);
+  line.precision(3);
+  line << "step " << step_ << "  " << rate << " steps/s  ETA "
+       << format_duration(double(options_.steps - step_) / rate) << "  lr " << std::scientific << lr
+       << std::fixed;
+  for (size_t k = 0; k < p.count.size(); ++k) {
+    if (!p.count[k]) continue;
+    const double psnr = 10.0 * std::log10(1.0 / (p.mse[k] / double(p.count[k])));
+    line << "  | a" << k << " loss " << p.loss[k] / double(p.count[k]) << " bpp "
+         << p.bpp[k] / double(p.count[k]);
+    line.precision(2);
+    line << " psnr " << psnr;
+    line.precision(3);
+    p.mse[k] = p.bpp[k] = p.loss[k] = 0;
+    p.count[k] = 0;
+  }
+  log(line.str());
+  p.since = Clock::now();
+  p.steps = 0;
+}
+
+void Trainer::save_checkpoint() {
+  nic::save_checkpoint(checkpoint_path_,
+                       TrainingState{model_, ema_, *optimizer_, step_, optimizer_start_});
+}
+
+// Exports the shipped weights (and the raw ones, to see what the average gains) and codes the
+// validation photos with each.
+void Trainer::validate() {
+  const std::string stem = options_.run + "/model-step" + std::to_string(step_);
+  const int anchors = int(config_.anchor_lambdas.size());
+  auto save_and_validate = [&](ImageCodecModel& weights, const std::string& path,
+                               const std::string& name) {
+    save_weights(path, weights, {{"nic.training_steps", std::to_string(step_)}});
+    log(name + " " +
+        validate_weights(path, options_.valid, anchors, options_.threads, options_.device));
+  };
+  if (ema_) {
+    save_and_validate(ema_, stem + ".safetensors", "moving average");
+    save_and_validate(model_, stem + "-raw.safetensors", "raw weights");
+  } else {
+    save_and_validate(model_, stem + ".safetensors", "weights");
+  }
+}
+
+}  // namespace nic

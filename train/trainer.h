@@ -1,0 +1,94 @@
+// The training loop of nic-train: one run folder (config.json, checkpoint.pt, train.log,
+// model-stepN.safetensors), resumed where it stopped. Variable rate in one model: each batch item
+// draws a rate anchor and weighs distortion with that anchor's lambda.
+//
+// The pieces, in the order a run goes through them: the configuration (a new run's options, or
+// the run folder's own), the start (resume a checkpoint, or copy trained weights in), the step,
+// the progress report, checkpoints, and validation by real coding.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "model/image_codec_model.h"
+#include "training_data.h"
+
+namespace nic {
+
+struct CodecWeights;
+
+struct TrainOptions {
+  std::string data = "../shared/data/train";
+  std::string valid = "../shared/data/valid";
+  std::string run = "runs/default";
+  std::string device = "cpu";
+  int64_t steps = 20000;
+  int batch = 8;
+  int crop = 128;
+  double lr = 1e-4;
+  int64_t lr_decay_at = 0;  // step from which lr is divided by 10 (0 = never)
+  // Linear lr ramp over the first steps of a fresh Adam state: its first updates are about lr
+  // for every parameter whatever the gradient's size, which wrecks an already trained model.
+  int64_t warmup_steps = 500;
+  // Decay per step of the weights' moving average, which is what gets validated and exported:
+  // with batches of 2 the raw weights wander by tenths of a dB from one validation to the next.
+  double ema_decay = 0.999;
+  int threads = 2;
+  double checkpoint_minutes = 5;
+  int64_t validate_every = 2000;
+  int64_t log_every = 50;
+  uint64_t seed = 1;
+  std::string init_from;  // weights file to start a new run from (when the run has no checkpoint)
+  std::vector<double> anchor_lambdas;  // empty: the default config's, or those of --init-from
+  std::string architecture;            // empty: the default config's, or that of --init-from
+  double distribution_shape = 0;       // 0: the default config's, or that of --init-from
+  bool no_context_scales = false;      // ablation: nic-evc-2 with the hyperprior's scales only
+  ModelConfig config;                  // for a new run; a resumed run keeps its own
+};
+
+class Trainer {
+ public:
+  // Sets up the run: configuration, model, optimizer; resumes its checkpoint or starts from
+  // options.init_from. Throws Error on bad options or files.
+  explicit Trainer(const TrainOptions& options);
+  ~Trainer();
+
+  // Writes what the run ships (the moving average, else the weights) as a weights file.
+  void export_weights(const std::string& path);
+  // Trains until options.steps or a stop request (SIGINT, SIGTERM: checkpoints first).
+  void train();
+
+ private:
+  struct Progress;  // per-anchor sums since the last progress line
+
+  ModelConfig configure(const CodecWeights* init);
+  void start_from_weights(const CodecWeights& init);
+  double learning_rate() const;
+  void step_once(double lr, std::mt19937_64& rng, const torch::Tensor& lambdas, Progress& progress);
+  void report(Progress& progress, double lr);
+  void save_checkpoint();
+  void validate();
+  void log(const std::string& line);
+
+  TrainOptions options_;
+  torch::Device device_;
+  std::string config_path_, checkpoint_path_;
+  ModelConfig config_;
+  ImageCodecModel model_{nullptr};
+  ImageCodecModel ema_{nullptr};  // the moving average, when the run keeps one
+  std::unique_ptr<torch::optim::Adam> optimizer_;
+  int64_t step_ = 0;
+  int64_t optimizer_start_ = 0;
+  std::string start_note_;  // how the run started, for its log
+  std::unique_ptr<TrainingImages> images_;
+  struct LogFile;
+  std::unique_ptr<LogFile> log_;
+};
+
+}  // namespace nic
