@@ -76,7 +76,7 @@ expect_fail "effort too high" "1..9" "$nic" encode "$sample" -o "$tmp/x.nic" --e
 expect_fail "effort not an integer" "1..9" "$nic" encode "$sample" -o "$tmp/x.nic" --effort 2.5
 expect_fail "unknown option" "unknown option" "$nic" encode "$sample" -o "$tmp/x.nic" --fast
 expect_fail "unknown command" "unknown command" "$nic" transcode "$sample"
-expect_fail "cuda without CUDA" "CUDA" "$nic" encode "$sample" -o "$tmp/x.nic" --device cuda
+expect_fail "missing CUDA device" "CUDA" "$nic" encode "$sample" -o "$tmp/x.nic" --device cuda:99
 expect_fail "missing model" "model" "$nic" encode "$sample" -o "$tmp/x.nic" --model "$tmp/none.safetensors"
 printf 'not a png at all' >"$tmp/fake.png"
 expect_fail "not a PNG" "png" "$nic" encode "$tmp/fake.png" -o "$tmp/x.nic"

@@ -61,7 +61,7 @@ void release(void* data) {
 }
 
 struct PoolAllocator final : c10::Allocator {
-  c10::DataPtr allocate(size_t n) const override {
+  c10::DataPtr allocate(size_t n) override {
     const c10::Device cpu(c10::DeviceType::CPU);
     if (n == 0) return {nullptr, nullptr, &release, cpu};
     const size_t size = size_class(n + kHeader);
@@ -84,6 +84,9 @@ struct PoolAllocator final : c10::Allocator {
     return {block + kHeader, block + kHeader, &release, cpu};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &release; }
+  void copy_data(void* dest, const void* src, size_t count) const override {
+    default_copy_data(dest, src, count);
+  }
 };
 
 // Off when NIC_MEMORY_POOL=0, and in hosts whose malloc is tcmalloc (our CLI and FFmpeg build):

@@ -18,8 +18,8 @@ torch::Device parse_device(const std::string& name) {
   }
   require(torch::cuda::is_available(), NIC_ERROR_DEVICE,
           "device '" + name +
-              "' requested, but CUDA is not available: this LibTorch was built without CUDA or "
-              "no GPU is visible (build nic with -Dtorch_prefix=<CUDA LibTorch>, or use cpu)");
+              "' requested, but CUDA is not available: no GPU is visible, or nic was built "
+              "without LibTorch's CUDA half (-Dcuda=disabled); use cpu");
   const int count = int(torch::cuda::device_count());
   require(index < count, NIC_ERROR_DEVICE,
           "device '" + name + "' requested, but only " + std::to_string(count) + " CUDA device(s) exist");
