@@ -50,9 +50,10 @@ for size in "${sizes[@]}"; do
   w="${size%x*}" h="${size#*x}"
   "$ffmpeg" -nostdin -hide_banner -loglevel error -y -i "$photo" -vf "scale=$w:$h" -pix_fmt rgb24 "$work/in.png"
   "$ffmpeg" -nostdin -hide_banner -nostats -benchmark_all -loop 1 -i "$work/in.png" -frames:v "$frames" \
-    -c:v nic -device "$device" -threads "$threads" -y -f nic "$work/out.nic" > "$work/enc.log" 2>&1
+    -c:v nic -device "$device" -threads "$threads" -y -f nic "$work/out.nic" > "$work/enc.log" 2>&1 \
+    || { tail -n 5 "$work/enc.log" >&2; exit 1; }
   "$ffmpeg" -nostdin -hide_banner -nostats -benchmark_all -threads "$threads" -device "$device" \
-    -i "$work/out.nic" -f null - > "$work/dec.log" 2>&1
+    -i "$work/out.nic" -f null - > "$work/dec.log" 2>&1 || { tail -n 5 "$work/dec.log" >&2; exit 1; }
   read -r e1 en efps ecpu <<< "$(frame_times "$work/enc.log" encode_video | summary)"
   read -r d1 dn dfps dcpu <<< "$(frame_times "$work/dec.log" decode_video | summary)"
   kb="$(( $(stat -c %s "$work/out.nic") / frames / 1024 ))"

@@ -52,12 +52,13 @@ inline double psnr(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b)
 class ContextHolder {
  public:
   explicit ContextHolder(const std::string& model, int threads = 2,
-                         int effort = NIC_EFFORT_DEFAULT) {
+                         int effort = NIC_EFFORT_DEFAULT, const char* device = nullptr) {
     NicOptions o;
     nic_options_init(&o);
     o.model_path = model.c_str();
     o.threads = threads;
     o.effort = effort;
+    o.device = device;
     status_ = nic_context_create(&o, &context_);
   }
   ~ContextHolder() { nic_context_destroy(context_); }
