@@ -52,7 +52,7 @@ bool dimension_valid(uint32_t side) { return side >= 1 && side <= NIC_MAX_DIMENS
 
 std::string qp_text(uint32_t qp_fixed) {
   char text[32];
-  std::snprintf(text, sizeof(text), "%.3f", qp_fixed / 256.0);
+  std::snprintf(text, sizeof(text), "%.3f", double(qp_fixed) / kQpFixedPerQp);
   return text;
 }
 
@@ -68,12 +68,10 @@ size_t FrameHeader::frame_size() const {
   return header_size() + payload + kFrameCrcSize;
 }
 
-float FrameHeader::qp() const { return qp_fixed / 256.0f; }
-
 uint16_t FrameHeader::qp_to_fixed(float qp) {
   require(std::isfinite(qp) && qp >= NIC_QP_MIN && qp <= NIC_QP_MAX, NIC_ERROR_INVALID_ARGUMENT,
           "qp " + std::to_string(qp) + " is out of range (must be 0..63)");
-  return static_cast<uint16_t>(std::lround(double(qp) * 256.0));
+  return static_cast<uint16_t>(std::lround(double(qp) * kQpFixedPerQp));
 }
 
 uint64_t max_frame_payload(uint32_t width, uint32_t height) {

@@ -28,7 +28,9 @@ constexpr uint8_t kFrameVersion = 2;
 constexpr size_t kFrameFixedHeaderSize = 22;  // everything up to the substream sizes
 constexpr size_t kFrameCrcSize = 4;
 constexpr size_t kMaxSubstreams = 32;
-constexpr uint16_t kMaxQpFixed = 63 * 256;
+// qp travels in fixed point: qp_fixed = round(qp * kQpFixedPerQp).
+constexpr int kQpFixedPerQp = 256;
+constexpr uint16_t kMaxQpFixed = 63 * kQpFixedPerQp;
 constexpr uint64_t kFramePayloadBaseLimit = 64ull << 20;  // plus kFramePayloadBytesPerPixel/px
 constexpr uint64_t kFramePayloadBytesPerPixel = 4;        // 32 bpp: above raw 8-bit RGB (24)
 
@@ -43,10 +45,11 @@ struct FrameHeader {
 
   size_t header_size() const;  // fixed part + 4 bytes per substream size
   size_t frame_size() const;   // header + payload + CRC
-  float qp() const;            // qp_fixed / 256
+  float qp() const { return qp_from_fixed(qp_fixed); }
 
-  // round(qp * 256); throws NIC_ERROR_INVALID_ARGUMENT unless 0 <= qp <= 63.
+  // round(qp * kQpFixedPerQp); throws NIC_ERROR_INVALID_ARGUMENT unless 0 <= qp <= 63.
   static uint16_t qp_to_fixed(float qp);
+  static float qp_from_fixed(uint16_t qp_fixed) { return float(qp_fixed) / kQpFixedPerQp; }
 };
 
 // Largest payload (sum of substream sizes) a width x height frame may carry. Bounds what a

@@ -117,31 +117,30 @@ struct FrameCodec::Impl {
     torch::Tensor step = torch::tensor(steps).view({1, -1, 1, 1}).to(device);
     // Index of sigma_y / step on the 1/8-octave ladder: (32 * i - units + 16) / 32, floored.
     torch::Tensor u = torch::tensor(units, torch::kInt64).view({1, -1, 1, 1}).to(device);
-    constexpr int64_t per_index = RateParameters::kUnitsPerOctave / kScaleIndexStepsPerOctave;
+    constexpr int64_t per_index = kStepUnitsPerOctave / kScaleIndexStepsPerOctave;
     torch::Tensor k = torch::div(scale_index * per_index - u + per_index / 2, per_index, "floor")
                           .clamp(0, kScaleLevels - 1);
     return {step, k};
   }
 
-  QuantizedLatents quantize(const FrameAnalysis& a, uint16_t qp_fixed);
+  // quantize() also hands back the symbol tensor (float, integer-valued) when asked.
+  QuantizedLatents quantize(const FrameAnalysis& a, uint16_t qp_fixed,
+                            torch::Tensor* symbols_out = nullptr);
   ParsedLatents parse(const uint8_t* data, size_t size);
-  std::vector<uint8_t> write(const FrameAnalysis& a, uint16_t qp_fixed);
-  double estimate_bits(const FrameAnalysis& a, uint16_t qp_fixed);
+  std::vector<uint8_t> write(const FrameAnalysis& a, const QuantizedLatents& q, uint16_t qp_fixed);
+  double bits(const FrameAnalysis& a, const QuantizedLatents& q) const;
 
   // The rate-distortion trade-off at qp: lambda interpolated log-linearly between the rate
   // anchors, as the step is.
   double lambda_at(uint16_t qp_fixed) const {
     const std::vector<double>& l = weights.config.anchor_lambdas;
-    const double position = double(qp_fixed) * double(l.size() - 1) / kMaxQpFixed;
-    const size_t segment = std::min(size_t(position), l.size() - 2);
-    const double t = position - double(segment);
+    const auto [segment, offset] = RateParameters::anchor_position(qp_fixed, l.size());
+    const double t = double(offset) / kMaxQpFixed;
     return std::exp((1.0 - t) * std::log(l[segment]) + t * std::log(l[segment + 1]));
   }
-  // The frame's loss as coded at qp: lambda * 255^2 * MSE of the decoded pixels + bits per pixel.
-  double coded_loss(const FrameAnalysis& a, uint16_t qp_fixed);
-  // a with its latents refined for qp, or a itself when that does not lower the loss.
-  const FrameAnalysis& refined(const FrameAnalysis& a, uint16_t qp_fixed,
-                               std::shared_ptr<FrameAnalysis>& keep);
+  // The symbols to code for a at qp: its own, or those of its latents refined for qp when they
+  // code with a lower loss (lambda * 255^2 * MSE of the decoded pixels + bits per pixel).
+  QuantizedLatents best_symbols(const FrameAnalysis& a, uint16_t qp_fixed);
 
   torch::Tensor image_to_tensor(const uint8_t* rgb, uint32_t width, uint32_t height,
                                 size_t stride) const {
@@ -205,11 +204,13 @@ std::shared_ptr<const FrameAnalysis> FrameCodec::analyze(const uint8_t* rgb, uin
   return a;
 }
 
-QuantizedLatents FrameCodec::Impl::quantize(const FrameAnalysis& a, uint16_t qp_fixed) {
+QuantizedLatents FrameCodec::Impl::quantize(const FrameAnalysis& a, uint16_t qp_fixed,
+                                            torch::Tensor* symbols_out) {
   c10::InferenceMode guard;
   const LatentCoding coding = this->coding();
   auto [step, base_index] = quantizer(a.scale_index, qp_fixed);
   const torch::Tensor symbols = coding.quantize(a.y, a.features, a.hyper_means, step);
+  if (symbols_out) *symbols_out = symbols;
   const torch::Tensor flat = symbols.flatten();
   const LatentShape& s = a.y_shape;
   QuantizedLatents q;
@@ -224,29 +225,31 @@ QuantizedLatents FrameCodec::Impl::quantize(const FrameAnalysis& a, uint16_t qp_
   return q;
 }
 
-double FrameCodec::Impl::coded_loss(const FrameAnalysis& a, uint16_t qp_fixed) {
-  const double bits = estimate_bits(a, qp_fixed);
-  c10::InferenceMode guard;
-  const LatentCoding coding = this->coding();
-  auto [step, base_index] = quantizer(a.scale_index, qp_fixed);
-  const torch::Tensor symbols = coding.quantize(a.y, a.features, a.hyper_means, step);
-  const torch::Tensor y_hat = coding.reconstruct(symbols, a.features, a.hyper_means, step);
-  const int64_t h = a.height, w = a.width;
-  // The decoder's pixels: clamped and rounded to 8 bits.
-  const torch::Tensor x_hat =
-      (weights.model->g_s(y_hat).slice(2, 0, h).slice(3, 0, w).clamp(0.0, 1.0) * 255.0).round();
-  const double mse =
-      (x_hat - a.image.slice(2, 0, h).slice(3, 0, w) * 255.0).pow(2).mean().item<double>();
-  return lambda_at(qp_fixed) * mse + bits / double(h * w);
-}
-
-const FrameAnalysis& FrameCodec::Impl::refined(const FrameAnalysis& a, uint16_t qp_fixed,
-                                               std::shared_ptr<FrameAnalysis>& keep) {
-  if (refinement_iterations <= 0) return a;
+QuantizedLatents FrameCodec::Impl::best_symbols(const FrameAnalysis& a, uint16_t qp_fixed) {
+  if (refinement_iterations <= 0) return quantize(a, qp_fixed);
   require(a.image.defined(), NIC_ERROR_INVALID_ARGUMENT,
           "encode: the analysis was made without the image that refinement needs");
   const LatentCoding coding = this->coding();
   auto [step, base_index] = quantizer(a.scale_index, qp_fixed);
+  const int64_t h = a.height, w = a.width;
+  const double lambda = lambda_at(qp_fixed);
+  // Each candidate is quantized once; its loss counts exact bits and the decoder's 8-bit pixels.
+  struct Candidate {
+    QuantizedLatents symbols;
+    double loss;
+  };
+  auto candidate = [&](const FrameAnalysis& latents) {
+    torch::Tensor symbols;
+    Candidate c{quantize(latents, qp_fixed, &symbols), 0.0};
+    c10::InferenceMode guard;
+    const torch::Tensor y_hat = coding.reconstruct(symbols, a.features, a.hyper_means, step);
+    const torch::Tensor x_hat =
+        (weights.model->g_s(y_hat).slice(2, 0, h).slice(3, 0, w).clamp(0.0, 1.0) * 255.0).round();
+    const double mse =
+        (x_hat - a.image.slice(2, 0, h).slice(3, 0, w) * 255.0).pow(2).mean().item<double>();
+    c.loss = lambda * mse + bits(latents, c.symbols) / double(h * w);
+    return c;
+  };
   const LatentSearchSpace space{coding,
                                 weights.model->g_s,
                                 weights.context_scales,
@@ -255,22 +258,21 @@ const FrameAnalysis& FrameCodec::Impl::refined(const FrameAnalysis& a, uint16_t 
                                 step,
                                 base_index,
                                 weights.config.latent_distribution_shape};
-  const RefinementTarget target{a.image, int64_t(a.height), int64_t(a.width), lambda_at(qp_fixed)};
-  keep = std::make_shared<FrameAnalysis>(a);
-  keep->y = refine_latents(space, target, a.y, refinement_iterations);
+  FrameAnalysis refined = a;
+  refined.y = refine_latents(space, RefinementTarget{a.image, h, w, lambda}, a.y,
+                             refinement_iterations);
+  Candidate single = candidate(a), better = candidate(refined);
   // Refinement never makes a frame worse.
-  const double before = coded_loss(a, qp_fixed), after = coded_loss(*keep, qp_fixed);
-  return after < before ? *keep : a;
+  return better.loss < single.loss ? std::move(better.symbols) : std::move(single.symbols);
 }
 
 std::vector<uint8_t> FrameCodec::encode(const FrameAnalysis& analysis, float qp) {
   const uint16_t qp_fixed = FrameHeader::qp_to_fixed(qp);
-  std::shared_ptr<FrameAnalysis> refined;
-  return impl_->write(impl_->refined(analysis, qp_fixed, refined), qp_fixed);
+  return impl_->write(analysis, impl_->best_symbols(analysis, qp_fixed), qp_fixed);
 }
 
-std::vector<uint8_t> FrameCodec::Impl::write(const FrameAnalysis& a, uint16_t qp_fixed) {
-  QuantizedLatents q = quantize(a, qp_fixed);
+std::vector<uint8_t> FrameCodec::Impl::write(const FrameAnalysis& a, const QuantizedLatents& q,
+                                             uint16_t qp_fixed) {
   const CodecWeights& w = weights;
   const int substream_count = int(1 + q.y_symbols.size() * LatentCoding::kChannelGroups);
   std::vector<std::vector<uint8_t>> substreams(static_cast<size_t>(substream_count));
@@ -301,11 +303,11 @@ std::vector<uint8_t> FrameCodec::Impl::write(const FrameAnalysis& a, uint16_t qp
 }
 
 double FrameCodec::estimate_bits(const FrameAnalysis& a, float qp) {
-  return impl_->estimate_bits(a, FrameHeader::qp_to_fixed(qp));
+  const uint16_t qp_fixed = FrameHeader::qp_to_fixed(qp);
+  return impl_->bits(a, impl_->quantize(a, qp_fixed));
 }
 
-double FrameCodec::Impl::estimate_bits(const FrameAnalysis& a, uint16_t qp_fixed) {
-  QuantizedLatents q = quantize(a, qp_fixed);
+double FrameCodec::Impl::bits(const FrameAnalysis& a, const QuantizedLatents& q) const {
   const CodecWeights& w = weights;
   double bits = 0;
   for (int64_t i = 0; i < a.z_shape.size(); ++i)
@@ -324,7 +326,7 @@ FrameCodec::SizedFrame FrameCodec::encode_to_size(const FrameAnalysis& a, double
   const double overhead =
       double(FrameHeader{}.header_size()) + 4.0 * substream_count + 4.0 + 8.0 * substream_count;
   auto estimate = [&](uint16_t qp_fixed) {
-    return estimate_bits(a, qp_fixed / 256.0f) / 8.0 + overhead;
+    return impl_->bits(a, impl_->quantize(a, qp_fixed)) / 8.0 + overhead;
   };
   // Smallest qp (best quality) whose estimate fits; bits fall as qp rises. False position on
   // log(bytes) (Illinois variant) brackets it in a handful of estimates; it stops once the
@@ -352,14 +354,17 @@ FrameCodec::SizedFrame FrameCodec::encode_to_size(const FrameAnalysis& a, double
     }
     qp = hi;
   }
-  std::vector<uint8_t> frame = encode(a, qp / 256.0f);
+  auto encode_at = [&](uint16_t qp_fixed) {
+    return impl_->write(a, impl_->best_symbols(a, qp_fixed), qp_fixed);
+  };
+  std::vector<uint8_t> frame = encode_at(qp);
   // The estimate is exact up to the rANS flush; if the real frame still overflows, step up.
   const uint16_t top = FrameHeader::qp_to_fixed(max_qp);
   while (double(frame.size()) > max_bytes && qp < top) {
     qp = uint16_t(std::min<int>(top, qp + 16));
-    frame = encode(a, qp / 256.0f);
+    frame = encode_at(qp);
   }
-  return {std::move(frame), qp / 256.0f};
+  return {std::move(frame), FrameHeader::qp_from_fixed(qp)};
 }
 
 std::vector<uint8_t> FrameCodec::encode(const uint8_t* rgb, uint32_t width, uint32_t height,

@@ -9,7 +9,7 @@ namespace nic {
 
 namespace {
 // |exponent| bound: steps between 2^-16 and 2^16.
-constexpr int32_t kMaxAbsUnits = 16 * RateParameters::kUnitsPerOctave;
+constexpr int32_t kMaxAbsUnits = 16 * kStepUnitsPerOctave;
 }  // namespace
 
 RateParameters::RateParameters(std::vector<int32_t> q_basic_units, std::vector<int32_t> anchor_units)
@@ -21,17 +21,19 @@ RateParameters::RateParameters(std::vector<int32_t> q_basic_units, std::vector<i
     require(std::abs(u) <= kMaxAbsUnits, NIC_ERROR_MODEL, "rate parameters: anchor out of range");
 }
 
-std::vector<int32_t> RateParameters::step_units(uint16_t qp_fixed) const {
+RateParameters::AnchorPosition RateParameters::anchor_position(uint16_t qp_fixed,
+                                                              size_t anchor_count) {
   require(qp_fixed <= kMaxQpFixed, NIC_ERROR_INVALID_ARGUMENT, "qp out of range");
-  // Position on the anchor axis: qp_fixed * (anchors - 1) / kMaxQpFixed = segment + r / kMaxQpFixed.
-  const int64_t segments = int64_t(anchor_units_.size()) - 1;
+  require(anchor_count >= 2, NIC_ERROR_MODEL, "rate parameters: need two anchors or more");
+  // qp_fixed * (anchors - 1) / kMaxQpFixed = segment + offset / kMaxQpFixed.
+  const int64_t segments = int64_t(anchor_count) - 1;
   const int64_t t = int64_t(qp_fixed) * segments;
-  int64_t segment = t / kMaxQpFixed;
-  int64_t r = t % kMaxQpFixed;
-  if (segment == segments) {  // qp at the last anchor
-    segment = segments - 1;
-    r = kMaxQpFixed;
-  }
+  if (t / kMaxQpFixed == segments) return {segments - 1, kMaxQpFixed};  // qp at the last anchor
+  return {t / kMaxQpFixed, t % kMaxQpFixed};
+}
+
+std::vector<int32_t> RateParameters::step_units(uint16_t qp_fixed) const {
+  const auto [segment, r] = anchor_position(qp_fixed, anchor_units_.size());
   const int64_t a = anchor_units_[segment], b = anchor_units_[segment + 1];
   // Rounded to nearest, ties away from zero, in integers only.
   const int64_t num = (b - a) * r;
@@ -46,7 +48,7 @@ std::vector<int32_t> RateParameters::step_units(uint16_t qp_fixed) const {
 std::vector<float> RateParameters::steps_from_units(const std::vector<int32_t>& units) {
   std::vector<float> steps(units.size());
   for (size_t c = 0; c < units.size(); ++c)
-    steps[c] = float(std::exp2(double(units[c]) / kUnitsPerOctave));
+    steps[c] = float(std::exp2(double(units[c]) / kStepUnitsPerOctave));
   return steps;
 }
 

@@ -9,15 +9,23 @@
 #include <cstdint>
 #include <vector>
 
+#include "model/config.h"
+
 namespace nic {
 
 class RateParameters {
  public:
-  static constexpr int kUnitsPerOctave = 256;
-
   RateParameters() = default;
   // Throws Error(NIC_ERROR_MODEL) if the values are out of a sane range.
   RateParameters(std::vector<int32_t> q_basic_units, std::vector<int32_t> anchor_units);
+
+  // Where qp_fixed falls on the anchors, which sit evenly on qp 0 .. 63: between anchor `segment`
+  // and the next, offset / kMaxQpFixed of the way (exact, in integers).
+  struct AnchorPosition {
+    int64_t segment;
+    int64_t offset;
+  };
+  static AnchorPosition anchor_position(uint16_t qp_fixed, size_t anchor_count);
 
   // Per-channel step exponents at qp_fixed (qp * 256, 0 .. 63 * 256).
   std::vector<int32_t> step_units(uint16_t qp_fixed) const;

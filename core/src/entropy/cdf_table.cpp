@@ -133,8 +133,9 @@ std::vector<CdfTable> make_gaussian_tables(const std::vector<double>& sigmas, do
 }
 
 std::vector<double> nic_sigma_ladder() {
-  std::vector<double> sigmas(73);
-  for (int k = 0; k < 73; ++k) sigmas[k] = std::exp2(-3.0 + k / 8.0);
+  std::vector<double> sigmas(kScaleLevels);
+  for (int k = 0; k < kScaleLevels; ++k)
+    sigmas[k] = std::exp2(kScaleLadderLowestLog2 + double(k) / kScaleIndexStepsPerOctave);
   return sigmas;
 }
 

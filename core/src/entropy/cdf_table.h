@@ -9,6 +9,13 @@
 
 namespace nic {
 
+// The scale ladder: scale index k (0 .. kScaleLevels - 1) stands for a latent whose spread is
+// sigma = 2^(kScaleLadderLowestLog2 + k / kScaleIndexStepsPerOctave) quantization steps. The
+// Gaussian tables, the integer scale networks and the training model all use it.
+constexpr int kScaleLevels = 73;
+constexpr int kScaleIndexStepsPerOctave = 8;
+constexpr int kScaleLadderLowestLog2 = -3;
+
 // A distribution over the values offset .. offset + n - 1 followed by one escape symbol (index n)
 // that stands for every other int32. cdf has n + 2 entries: cdf[0] = 0, cdf[n + 1] = 2^16, strictly
 // increasing, so every symbol including the escape has a frequency of at least 1.

@@ -11,6 +11,10 @@ namespace nic {
 // Architectures: "nic-evc-1" codes y in two steps (EVC's dual checkerboard) with scales from the
 // hyperprior alone (bitstream version 1); "nic-evc-2" codes y in the four phases of a 2x2
 // quadtree, each step's means and scales conditioned on the steps before it (bitstream version 2).
+// Quantization steps are stored (weights file) and computed (RateParameters) as integer
+// exponents in 1/kStepUnitsPerOctave octave.
+constexpr int kStepUnitsPerOctave = 256;
+
 struct ModelConfig {
   std::string architecture = "nic-evc-2";
   // Channels after each stride-2 stage of the analysis (1/2, 1/4, 1/8 resolution).

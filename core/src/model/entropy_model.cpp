@@ -141,7 +141,7 @@ std::vector<CdfTable> make_latent_tables(double beta) {
 }
 
 torch::Tensor sigma_from_scale_index(const torch::Tensor& index) {
-  return torch::exp2(-3.0 + index / 8.0);
+  return torch::exp2(double(kScaleLadderLowestLog2) + index / double(kScaleIndexStepsPerOctave));
 }
 
 torch::Tensor bits_per_item(const torch::Tensor& likelihood) {

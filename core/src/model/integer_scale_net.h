@@ -14,14 +14,10 @@
 
 #include <vector>
 
+#include "entropy/cdf_table.h"  // the scale ladder its indices live on
 #include "model/config.h"
 
 namespace nic {
-
-// Scale index convention: index i means sigma = 2^(-3 + i/8) (the 1/8-octave ladder of the
-// Gaussian tables, cdf_table.h).
-constexpr int kScaleLevels = 73;
-constexpr int kScaleIndexStepsPerOctave = 8;
 
 struct IntegerConvLayer {
   torch::Tensor weight;      // float64 [out, in, 3, 3], integer values in [-127, 127]

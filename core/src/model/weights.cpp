@@ -13,7 +13,6 @@ namespace {
 constexpr const char* kFormatKey = "nic.format";
 constexpr const char* kFormatVersion = "1";
 constexpr const char* kConfigKey = "nic.config";
-constexpr double kUnitsPerOctave = 256.0;
 
 TensorBlob blob_from_tensor(const torch::Tensor& t) {
   torch::Tensor c = t.detach().to(torch::kCPU).contiguous();
@@ -132,7 +131,7 @@ IntegerScaleNet read_integer_net(const SafetensorsFile& file, const WeightsReade
 }
 
 std::vector<int32_t> to_units(const torch::Tensor& log2_values) {
-  torch::Tensor u = torch::round(log2_values.detach().to(torch::kCPU, torch::kFloat64) * kUnitsPerOctave)
+  torch::Tensor u = torch::round(log2_values.detach().to(torch::kCPU, torch::kFloat64) * kStepUnitsPerOctave)
                         .to(torch::kInt32);
   return std::vector<int32_t>(u.data_ptr<int32_t>(), u.data_ptr<int32_t>() + u.numel());
 }
