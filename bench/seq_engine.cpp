@@ -26,27 +26,20 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/pixel_metrics.h"
-#include "io/png_image.h"
 #include "nic/nic.h"
+#include "toolkit/pixel_metrics.h"
+#include "toolkit/png_image.h"
+#include "toolkit/tool_support.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
 
-struct EngineError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using EngineError = nic::tools::ToolError;
+using nic::tools::check;
+using nic::tools::seconds_since;
 
-void check(NicStatus status, const std::string& what) {
-  if (status != NIC_OK)
-    throw EngineError(what + ": " + nic_status_string(status) + ": " + nic_last_error());
-}
-
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 struct Frame {
   nic::RgbImage image;

@@ -6,7 +6,7 @@
 
 #include "codec/frame_codec.h"
 #include "common/error.h"
-#include "io/png_image.h"
+#include "toolkit/png_image.h"
 #include "test_helpers.h"
 
 using namespace nic_test;

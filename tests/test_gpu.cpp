@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "io/png_image.h"
+#include "toolkit/png_image.h"
 #include "test_helpers.h"
 
 namespace {

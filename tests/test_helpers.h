@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "io/pixel_metrics.h"
+#include "toolkit/pixel_metrics.h"
 #include "nic/nic.h"
 
 namespace nic_test {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "io/png_image.h"
+#include "toolkit/png_image.h"
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <numeric>
 
-#include "io/png_image.h"
+#include "toolkit/png_image.h"
 #include "test_helpers.h"
 
 using namespace nic_test;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "toolkit/tool_support.h"
 #include "trainer.h"
 
 namespace {
@@ -74,6 +75,9 @@ std::vector<double> parse_lambdas(const std::string& s) {
 
 }  // namespace
 
+// Far beyond any run, small enough to be exact in a double.
+constexpr int64_t kMaxSteps = int64_t(1) << 40;
+
 int main(int argc, char** argv) {
   nic::TrainOptions opt;
   std::string export_path;
@@ -84,6 +88,8 @@ int main(int argc, char** argv) {
         if (i + 1 >= argc) throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, arg + " needs a value");
         return argv[++i];
       };
+      auto number = [&] { return nic::tools::parse_number(arg, value()); };
+      auto integer = [&](int64_t lo, int64_t hi) { return nic::tools::parse_integer(arg, value(), lo, hi); };
       if (arg == "--help" || arg == "-h") {
         usage();
         return 0;
@@ -91,25 +97,25 @@ int main(int argc, char** argv) {
       else if (arg == "--valid") opt.valid = value();
       else if (arg == "--run") opt.run = value();
       else if (arg == "--device") opt.device = value();
-      else if (arg == "--steps") opt.steps = std::stoll(value());
-      else if (arg == "--batch") opt.batch = std::stoi(value());
-      else if (arg == "--crop") opt.crop = std::stoi(value());
-      else if (arg == "--lr") opt.lr = std::stod(value());
-      else if (arg == "--lr-decay-at") opt.lr_decay_at = std::stoll(value());
-      else if (arg == "--warmup-steps") opt.warmup_steps = std::stoll(value());
-      else if (arg == "--ema-decay") opt.ema_decay = std::stod(value());
-      else if (arg == "--threads") opt.threads = std::stoi(value());
-      else if (arg == "--checkpoint-minutes") opt.checkpoint_minutes = std::stod(value());
-      else if (arg == "--validate-every") opt.validate_every = std::stoll(value());
-      else if (arg == "--log-every") opt.log_every = std::stoll(value());
-      else if (arg == "--seed") opt.seed = std::stoull(value());
+      else if (arg == "--steps") opt.steps = integer(0, kMaxSteps);
+      else if (arg == "--batch") opt.batch = int(integer(1, 4096));
+      else if (arg == "--crop") opt.crop = int(integer(64, 8192));
+      else if (arg == "--lr") opt.lr = number();
+      else if (arg == "--lr-decay-at") opt.lr_decay_at = integer(0, kMaxSteps);
+      else if (arg == "--warmup-steps") opt.warmup_steps = integer(0, kMaxSteps);
+      else if (arg == "--ema-decay") opt.ema_decay = number();
+      else if (arg == "--threads") opt.threads = int(integer(1, 256));
+      else if (arg == "--checkpoint-minutes") opt.checkpoint_minutes = number();
+      else if (arg == "--validate-every") opt.validate_every = integer(0, kMaxSteps);
+      else if (arg == "--log-every") opt.log_every = integer(1, kMaxSteps);
+      else if (arg == "--seed") opt.seed = uint64_t(integer(0, int64_t(1) << 52));
       else if (arg == "--widths") opt.config.widths = parse_widths(value());
-      else if (arg == "--latent") opt.config.latent_channels = std::stoi(value());
-      else if (arg == "--hyper") opt.config.hyper_channels = std::stoi(value());
-      else if (arg == "--blocks") opt.config.blocks_per_stage = std::stoi(value());
+      else if (arg == "--latent") opt.config.latent_channels = int(integer(1, 4096));
+      else if (arg == "--hyper") opt.config.hyper_channels = int(integer(1, 4096));
+      else if (arg == "--blocks") opt.config.blocks_per_stage = int(integer(0, 64));
       else if (arg == "--anchor-lambdas") opt.anchor_lambdas = parse_lambdas(value());
       else if (arg == "--architecture") opt.architecture = value();
-      else if (arg == "--distribution-shape") opt.distribution_shape = std::stod(value());
+      else if (arg == "--distribution-shape") opt.distribution_shape = number();
       else if (arg == "--no-context-scales") opt.no_context_scales = true;
       else if (arg == "--export") export_path = value();
       else if (arg == "--init-from") opt.init_from = value();

@@ -4,22 +4,10 @@
 #include <filesystem>
 
 #include "common/error.h"
-#include "io/png_image.h"
+#include "toolkit/png_image.h"
+#include "toolkit/tool_support.h"
 
 namespace nic {
-
-std::vector<std::string> list_png_files(const std::string& folder) {
-  std::vector<std::string> paths;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
-    std::string ext = entry.path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-    if (entry.is_regular_file() && ext == ".png") paths.push_back(entry.path().string());
-  }
-  require(!ec, NIC_ERROR_IO, "cannot list " + folder + ": " + ec.message());
-  std::sort(paths.begin(), paths.end());
-  return paths;
-}
 
 torch::Tensor load_png_tensor(const std::string& path) {
   RgbImage image = read_png(path);
@@ -29,7 +17,7 @@ torch::Tensor load_png_tensor(const std::string& path) {
 }
 
 TrainingImages::TrainingImages(const std::string& folder, int crop) : crop_(crop) {
-  for (const std::string& path : list_png_files(folder)) {
+  for (const std::string& path : tools::list_png_files(folder)) {
     torch::Tensor full = load_png_tensor(path);
     ++image_count_;
     for (double scale : {1.0, 0.75, 0.5}) {

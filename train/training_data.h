@@ -23,9 +23,6 @@ class TrainingImages {
   int crop_;
 };
 
-// Sorted paths of the PNG files in folder.
-std::vector<std::string> list_png_files(const std::string& folder);
-
 // uint8 [3, H, W] tensor of a PNG.
 torch::Tensor load_png_tensor(const std::string& path);
 

@@ -5,8 +5,9 @@
 #include <sstream>
 
 #include "codec/frame_codec.h"
-#include "io/pixel_metrics.h"
-#include "io/png_image.h"
+#include "toolkit/pixel_metrics.h"
+#include "toolkit/png_image.h"
+#include "toolkit/tool_support.h"
 #include "training_data.h"
 
 namespace nic {
@@ -19,7 +20,7 @@ std::string validate_weights(const std::string& weights_path, const std::string&
   options.device = device;
   options.threads = threads;
   FrameCodec codec(options);
-  const std::vector<std::string> paths = list_png_files(folder);
+  const std::vector<std::string> paths = tools::list_png_files(folder);
   std::vector<RgbImage> images;
   for (const std::string& p : paths) images.push_back(read_png(p));
 

@@ -12,14 +12,20 @@
 #include <string>
 #include <vector>
 
-#include "common/error.h"
-#include "io/pixel_metrics.h"
-#include "io/png_image.h"
 #include "nic/nic.h"
+#include "toolkit/pixel_metrics.h"
+#include "toolkit/png_image.h"
+#include "toolkit/tool_support.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using nic::tools::check;
+using nic::tools::parse_integer;
+using nic::tools::parse_number;
+using nic::tools::seconds_since;
+// Failure with a message for the user; main prints it and exits 1.
+using UsageError = nic::tools::ToolError;
 
 const char* kUsage =
     "usage:\n"
@@ -55,11 +61,6 @@ struct Arguments {
   int effort = NIC_EFFORT_DEFAULT;
 };
 
-// Failure with a message for the user; main prints it and exits 1.
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
 Arguments parse_arguments(int argc, char** argv, int first) {
   Arguments a;
   for (int i = first; i < argc; ++i) {
@@ -68,12 +69,7 @@ Arguments parse_arguments(int argc, char** argv, int first) {
       if (i + 1 >= argc) throw UsageError(arg + " needs a value");
       return argv[++i];
     };
-    auto number = [&](const std::string& text) {
-      char* end = nullptr;
-      const double v = std::strtod(text.c_str(), &end);
-      if (text.empty() || *end) throw UsageError(arg + ": '" + text + "' is not a number");
-      return v;
-    };
+    auto number = [&](const std::string& text) { return parse_number(arg, text); };
     if (arg == "-o" || arg == "--output") a.output = value();
     else if (arg == "--qp") {
       a.qp = float(number(value()));
@@ -85,29 +81,17 @@ Arguments parse_arguments(int argc, char** argv, int first) {
     else if (arg == "--max-bitrate") a.max_bitrate_kbps = number(value());
     else if (arg == "--fps") a.fps = number(value());
     else if (arg == "--buffer") a.buffer_seconds = number(value());
-    else if (arg == "--window") a.window = int(number(value()));
+    else if (arg == "--window") a.window = int(parse_integer(arg, value(), 1, 100000));
     else if (arg == "--min-qp") a.min_qp = float(number(value()));
     else if (arg == "--max-qp") a.max_qp = float(number(value()));
     else if (arg == "--model") a.model = value();
     else if (arg == "--device") a.device = value();
-    else if (arg == "--threads") {
-      const double t = number(value());
-      if (t < 0 || t > 256 || t != std::floor(t)) throw UsageError("--threads must be 0..256");
-      a.threads = int(t);
-    } else if (arg == "--effort") {
-      const double e = number(value());
-      if (e < NIC_EFFORT_MIN || e > NIC_EFFORT_MAX || e != std::floor(e))
-        throw UsageError("--effort must be an integer in 1..9");
-      a.effort = int(e);
-    } else if (!arg.empty() && arg[0] == '-' && arg != "-") throw UsageError("unknown option " + arg);
+    else if (arg == "--threads") a.threads = int(parse_integer(arg, value(), 0, 256));
+    else if (arg == "--effort")
+      a.effort = int(parse_integer(arg, value(), NIC_EFFORT_MIN, NIC_EFFORT_MAX)); else if (!arg.empty() && arg[0] == '-' && arg != "-") throw UsageError("unknown option " + arg);
     else a.inputs.push_back(arg);
   }
   return a;
-}
-
-void check(NicStatus status, const std::string& what) {
-  if (status != NIC_OK)
-    throw UsageError(what + ": " + nic_status_string(status) + ": " + nic_last_error());
 }
 
 std::vector<uint8_t> read_file(const std::string& path) {
@@ -139,10 +123,6 @@ class Context {
  private:
   NicContext* context_ = nullptr;
 };
-
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 void require_one_input(const Arguments& a, const char* command, bool needs_output) {
   if (a.inputs.size() != 1) throw UsageError(std::string(command) + " takes one input file");
@@ -207,10 +187,7 @@ std::vector<std::string> sequence_inputs(const std::vector<std::string>& inputs)
         files.push_back(name);
       }
     } else if (std::filesystem::is_directory(in, ec)) {
-      std::vector<std::string> found;
-      for (const auto& e : std::filesystem::directory_iterator(in, ec))
-        if (e.path().extension() == ".png") found.push_back(e.path().string());
-      std::sort(found.begin(), found.end());
+      const std::vector<std::string> found = nic::tools::list_png_files(in);
       files.insert(files.end(), found.begin(), found.end());
     } else {
       files.push_back(in);

@@ -1,4 +1,4 @@
-#include "io/pixel_metrics.h"
+#include "toolkit/pixel_metrics.h"
 
 #include <cmath>
 

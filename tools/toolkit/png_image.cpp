@@ -1,4 +1,4 @@
-#include "io/png_image.h"
+#include "toolkit/png_image.h"
 
 #include <png.h>
 
