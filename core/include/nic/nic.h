@@ -60,7 +60,9 @@ typedef struct NicContext NicContext;
 typedef struct NicOptions {
   const char* model_path; /* NULL or "": the default installed model (see nic_default_model_path) */
   const char* device;     /* NULL or "cpu", "cuda", "cuda:N" */
-  int threads;            /* CPU threads for the model; 0 = one per core */
+  int threads;            /* CPU threads for this context's calls; 0 = one per core. Set per
+                             call on the calling thread: LibTorch's process-wide count and
+                             other contexts are left as they are */
   int effort;             /* encoder effort, NIC_EFFORT_MIN .. NIC_EFFORT_MAX */
 } NicOptions;
 

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "entropy/symbol_coder.h"
 #include "model/device.h"
+#include "model/intra_op_threads.h"
 #include "model/latent_coding.h"
 #include "model/weights.h"
 
@@ -162,11 +163,11 @@ FrameCodec::FrameCodec(const FrameCodecOptions& options) : impl_(std::make_uniqu
   require(options.threads >= 0 && options.threads <= 256, NIC_ERROR_INVALID_ARGUMENT,
           "threads must be between 0 and 256");
   impl_->device = parse_device(options.device);
-  // LibTorch starts with one thread here; 0 means "use every core".
+  // 0 means "use every core". The count holds for this codec's calls only (IntraOpThreads).
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  at::set_num_threads(options.threads > 0 ? options.threads : int(cores));
-  impl_->threads = std::max(1, at::get_num_threads());
+  impl_->threads = options.threads > 0 ? options.threads : int(cores);
   impl_->refinement_iterations = refinement_iterations(options.effort);
+  IntraOpThreads scope(impl_->threads);
   impl_->weights = load_weights(options.model_path, impl_->device);
   impl_->rate = RateParameters(impl_->weights.q_basic_units, impl_->weights.anchor_units);
 }
@@ -179,6 +180,7 @@ void FrameCodec::set_float_perturbation(double amplitude) { impl_->perturbation 
 
 std::shared_ptr<const FrameAnalysis> FrameCodec::analyze(const uint8_t* rgb, uint32_t width,
                                                          uint32_t height, size_t stride) {
+  IntraOpThreads scope(impl_->threads);
   require(rgb != nullptr, NIC_ERROR_INVALID_ARGUMENT, "encode: no pixels");
   require(width >= 1 && height >= 1 && width <= NIC_MAX_DIMENSION && height <= NIC_MAX_DIMENSION,
           NIC_ERROR_INVALID_ARGUMENT,
@@ -267,6 +269,7 @@ QuantizedLatents FrameCodec::Impl::best_symbols(const FrameAnalysis& a, uint16_t
 }
 
 std::vector<uint8_t> FrameCodec::encode(const FrameAnalysis& analysis, float qp) {
+  IntraOpThreads scope(impl_->threads);
   const uint16_t qp_fixed = FrameHeader::qp_to_fixed(qp);
   return impl_->write(analysis, impl_->best_symbols(analysis, qp_fixed), qp_fixed);
 }
@@ -303,6 +306,7 @@ std::vector<uint8_t> FrameCodec::Impl::write(const FrameAnalysis& a, const Quant
 }
 
 double FrameCodec::estimate_bits(const FrameAnalysis& a, float qp) {
+  IntraOpThreads scope(impl_->threads);
   const uint16_t qp_fixed = FrameHeader::qp_to_fixed(qp);
   return impl_->bits(a, impl_->quantize(a, qp_fixed));
 }
@@ -320,6 +324,7 @@ double FrameCodec::Impl::bits(const FrameAnalysis& a, const QuantizedLatents& q)
 
 FrameCodec::SizedFrame FrameCodec::encode_to_size(const FrameAnalysis& a, double target_bytes,
                                                   double max_bytes, float min_qp, float max_qp) {
+  IntraOpThreads scope(impl_->threads);
   uint16_t lo = FrameHeader::qp_to_fixed(min_qp), hi = FrameHeader::qp_to_fixed(max_qp);
   // Bytes beyond the symbols' bits: header, CRC and about 8 bytes of rANS flush per substream.
   const int substream_count = impl_->coding().substreams();
@@ -450,6 +455,7 @@ ParsedLatents FrameCodec::Impl::parse(const uint8_t* data, size_t size) {
 
 FrameHeader FrameCodec::decode(const uint8_t* data, size_t size, uint8_t* rgb, size_t stride,
                                size_t capacity) {
+  IntraOpThreads scope(impl_->threads);
   ParsedLatents p = impl_->parse(data, size);
   const FrameHeader& h = p.header;
   require(rgb != nullptr && stride >= size_t(h.width) * 3 &&
@@ -479,6 +485,7 @@ FrameHeader FrameCodec::decode(const uint8_t* data, size_t size, uint8_t* rgb, s
 }
 
 std::vector<int32_t> FrameCodec::parse_symbols(const uint8_t* data, size_t size) {
+  IntraOpThreads scope(impl_->threads);
   ParsedLatents p = impl_->parse(data, size);
   std::vector<int32_t> out = to_int32_vector(p.z_hat);
   for (const std::vector<int32_t>& step : p.y_symbols_by_step)
