@@ -3,7 +3,6 @@
 #include "gstnic.h"
 
 #include <string.h>
-#include <zlib.h>
 
 GST_DEBUG_CATEGORY_STATIC(gst_nic_debug);
 #define GST_CAT_DEFAULT gst_nic_debug
@@ -133,56 +132,15 @@ NicContext* gst_nic_settings_open_context(GstNicSettings* settings, GstElement* 
 
 /* ---- frame scanner (nicparse, and nicdec on unparsed input) ---- */
 
-static const guint8 kMagic[4] = {'N', 'I', 'C', 'F'};
-
-/* First position >= from where data holds the magic, or a prefix of it cut by the end. */
-static gsize find_magic(const guint8* data, gsize size, gsize from) {
-  gsize pos = from;
-  while (pos < size) {
-    const guint8* hit = memchr(data + pos, kMagic[0], size - pos);
-    if (!hit) return size;
-    pos = (gsize)(hit - data);
-    if (memcmp(data + pos, kMagic, MIN(sizeof kMagic, size - pos)) == 0) return pos;
-    pos++;
+void gst_nic_scan(GstElement* element, const guint8* data, gsize size, NicFrameScan* scan) {
+  if (nic_scan_frame(data, size, scan) != NIC_OK) {
+    /* Only a NULL buffer fails: treat it as nothing to read. */
+    memset(scan, 0, sizeof *scan);
+    return;
   }
-  return size;
-}
-
-static gboolean frame_crc_ok(const guint8* frame, gsize size) {
-  if (size < 4) return FALSE;
-  const guint8* stored = frame + size - 4;
-  guint32 expected = stored[0] | stored[1] << 8 | stored[2] << 16 | (guint32)stored[3] << 24;
-  return crc32_z(crc32_z(0, Z_NULL, 0), frame, size - 4) == expected;
-}
-
-void gst_nic_scan(const guint8* data, gsize size, GstNicScan* scan) {
-  gboolean have_pending = FALSE;
-  gsize pending = size;
-  memset(scan, 0, sizeof *scan);
-  for (gsize pos = find_magic(data, size, 0); pos < size; pos = find_magic(data, size, pos + 1)) {
-    NicFrameInfo info;
-    NicStatus status = nic_peek_frame(data + pos, size - pos, &info);
-    if (status == NIC_OK) {
-      if (frame_crc_ok(data + pos, info.frame_size)) {
-        /* A complete frame with a good CRC wins over an earlier candidate still waiting for
-         * bytes: that one's length field then reached over this frame, so it was damaged. */
-        scan->skip = pos;
-        scan->frame_size = info.frame_size;
-        scan->info = info;
-        return;
-      }
-      GST_DEBUG("CRC mismatch in the %" G_GSIZE_FORMAT "-byte frame at offset %" G_GSIZE_FORMAT,
-                info.frame_size, pos);
-    } else if (status == NIC_ERROR_TRUNCATED) {
-      if (!have_pending) {
-        have_pending = TRUE;
-        pending = pos;
-      }
-    } else {
-      GST_LOG("no frame at offset %" G_GSIZE_FORMAT ": %s", pos, nic_last_error());
-    }
-  }
-  scan->skip = pending;
+  if (scan->skip > 0)
+    GST_DEBUG_OBJECT(element, "skipping %" G_GSIZE_FORMAT " bytes that are not a frame",
+                     (gsize)scan->skip);
 }
 
 /* ---- plugin ---- */

@@ -53,17 +53,8 @@ void gst_nic_settings_clear(GstNicSettings* settings);
 /* Opens a libnic context with the settings; on failure posts an element error, returns NULL. */
 NicContext* gst_nic_settings_open_context(GstNicSettings* settings, GstElement* element);
 
-/* Result of looking for the next frame unit in a byte stream. */
-typedef struct {
-  gsize skip;        /* leading bytes that belong to no frame (garbage, damaged frames) */
-  gsize frame_size;  /* > 0: a complete frame with a good CRC starts at `skip`; 0: need more */
-  NicFrameInfo info; /* its header, when frame_size > 0 */
-} GstNicScan;
-
-/* Finds the first complete frame unit in data (header valid per nic_peek_frame, CRC correct).
- * When none is complete yet, skip is the start of the first candidate that may still become one
- * (a header that is only cut short, or a partial magic at the end). */
-void gst_nic_scan(const guint8* data, gsize size, GstNicScan* scan);
+/* libnic's nic_scan_frame (resynchronisation is the library's), with what it skipped logged. */
+void gst_nic_scan(GstElement* element, const guint8* data, gsize size, NicFrameScan* scan);
 
 G_END_DECLS
 

@@ -101,14 +101,11 @@ static GstFlowReturn gst_nic_dec_parse(GstVideoDecoder* decoder, GstVideoCodecFr
   gsize available = gst_adapter_available(adapter);
   if (available == 0) return GST_VIDEO_DECODER_FLOW_NEED_DATA;
 
-  GstNicScan scan;
-  gst_nic_scan(gst_adapter_map(adapter, available), available, &scan);
+  NicFrameScan scan;
+  gst_nic_scan(GST_ELEMENT(decoder), gst_adapter_map(adapter, available), available, &scan);
   gst_adapter_unmap(adapter);
 
-  if (scan.skip > 0) {
-    GST_DEBUG_OBJECT(decoder, "skipping %" G_GSIZE_FORMAT " bytes that are not a frame", scan.skip);
-    gst_adapter_flush(adapter, scan.skip);
-  }
+  if (scan.skip > 0) gst_adapter_flush(adapter, scan.skip);
   if (scan.frame_size > 0) {
     gst_video_decoder_add_to_frame(decoder, scan.frame_size);
     return gst_video_decoder_have_frame(decoder);

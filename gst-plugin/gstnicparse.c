@@ -101,14 +101,13 @@ static GstFlowReturn gst_nic_parse_handle_frame(GstBaseParse* parse, GstBasePars
     GST_ELEMENT_ERROR(self, STREAM, FAILED, ("nicparse: could not map the input"), (NULL));
     return GST_FLOW_ERROR;
   }
-  GstNicScan scan;
-  gst_nic_scan(map.data, map.size, &scan);
+  NicFrameScan scan;
+  gst_nic_scan(GST_ELEMENT(self), map.data, map.size, &scan);
   gsize size = map.size;
   gst_buffer_unmap(frame->buffer, &map);
 
   if (scan.skip > 0) {
     /* Leading garbage or a damaged frame. The next call starts at the candidate frame. */
-    GST_DEBUG_OBJECT(self, "skipping %" G_GSIZE_FORMAT " bytes that are not a frame", scan.skip);
     *skipsize = (gint)MIN(scan.skip, (gsize)G_MAXINT);
     return GST_FLOW_OK;
   }

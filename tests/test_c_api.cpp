@@ -152,6 +152,33 @@ TEST(CApiContext, ReportsModelAndDeviceProblems) {
   EXPECT_EQ(nic_context_create(&o, nullptr), NIC_ERROR_INVALID_ARGUMENT);
 }
 
+TEST_F(CApi, ScanFrameResynchronises) {
+  const std::vector<uint8_t> rgb = synthetic_image(48, 32);
+  const std::vector<uint8_t> frame = encode(ctx(), rgb, 48, 32, 20);
+  ASSERT_FALSE(frame.empty()) << nic_last_error();
+  std::vector<uint8_t> damaged = frame;
+  damaged[damaged.size() - 10] ^= 0x01;  // payload: the CRC fails
+  std::vector<uint8_t> stream = {'j', 'u', 'n', 'k'};
+  stream.insert(stream.end(), damaged.begin(), damaged.end());
+  const size_t good_at = stream.size();
+  stream.insert(stream.end(), frame.begin(), frame.end());
+
+  NicFrameScan scan;
+  ASSERT_EQ(nic_scan_frame(stream.data(), stream.size(), &scan), NIC_OK);
+  EXPECT_EQ(scan.skip, good_at);
+  EXPECT_EQ(scan.frame_size, frame.size());
+  EXPECT_EQ(scan.info.width, 48u);
+  EXPECT_EQ(decode(ctx(), std::vector<uint8_t>(stream.begin() + long(good_at), stream.end()), 48, 32).size(),
+            rgb.size());
+  // Cut short: nothing complete, wait from the first candidate on.
+  ASSERT_EQ(nic_scan_frame(frame.data(), frame.size() - 1, &scan), NIC_OK);
+  EXPECT_EQ(scan.skip, 0u);
+  EXPECT_EQ(scan.frame_size, 0u);
+  EXPECT_EQ(nic_scan_frame(nullptr, 0, &scan), NIC_OK);
+  EXPECT_EQ(nic_scan_frame(nullptr, 4, &scan), NIC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(nic_scan_frame(stream.data(), stream.size(), nullptr), NIC_ERROR_INVALID_ARGUMENT);
+}
+
 TEST_F(CApi, WrongModelIsReportedNotDecoded) {
   const std::string other = default_model_path();
   ASSERT_FALSE(other.empty());

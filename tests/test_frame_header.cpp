@@ -264,31 +264,62 @@ TEST(FrameHeader, EverySingleBitFlipIsAnError) {
   EXPECT_EQ(bytes, good);
 }
 
-TEST(FrameHeader, FindNextFrame) {
+TEST(FrameHeader, ScanForFrame) {
   const auto frame = nic::write_frame(sample_header(), sample_substreams());
-  EXPECT_EQ(nic::find_next_frame(nullptr, 0), 0u);
-  EXPECT_EQ(nic::find_next_frame(frame.data(), frame.size()), 0u);
+  auto skip = [](const std::vector<uint8_t>& data, size_t size) {
+    return nic::scan_for_frame(data.data(), size).skip;
+  };
+  EXPECT_EQ(nic::scan_for_frame(nullptr, 0).skip, 0u);
+  const nic::FrameScan whole = nic::scan_for_frame(frame.data(), frame.size());
+  EXPECT_EQ(whole.skip, 0u);
+  EXPECT_EQ(whole.frame_size, frame.size());
+  EXPECT_EQ(whole.header.qp_fixed, sample_header().qp_fixed);
 
   // Garbage, including a fake magic whose header is invalid, then a real frame.
   std::vector<uint8_t> stream = {'x', 'N', 'I', 'N', 'I', 'C', 'F', 0, 0, 0, 0, 0, 0,
                                  0,   0,   0,   0,   0,   0,   0,   0, 0, 0, 0, 0, 0};
   const size_t real = stream.size();
   stream.insert(stream.end(), frame.begin(), frame.end());
-  EXPECT_EQ(nic::find_next_frame(stream.data(), stream.size()), real);
-  // The next one after it: none, so the size.
-  EXPECT_EQ(nic::find_next_frame(stream.data() + real + 1, stream.size() - real - 1),
-            stream.size() - real - 1);
+  EXPECT_EQ(skip(stream, stream.size()), real);
+  EXPECT_EQ(nic::scan_for_frame(stream.data(), stream.size()).frame_size, frame.size());
+  // After it: nothing, so everything can go.
+  const nic::FrameScan after = nic::scan_for_frame(stream.data() + real + 1, stream.size() - real - 1);
+  EXPECT_EQ(after.skip, stream.size() - real - 1);
+  EXPECT_EQ(after.frame_size, 0u);
 
-  // A frame cut short by the end of the buffer is still a candidate (the parser waits for it).
-  EXPECT_EQ(nic::find_next_frame(stream.data(), real + 10), real);
-  EXPECT_EQ(nic::find_next_frame(stream.data(), real + 30), real);
+  // A frame cut short by the end of the buffer is a candidate to wait for, not a frame.
+  EXPECT_EQ(skip(stream, real + 10), real);
+  EXPECT_EQ(nic::scan_for_frame(stream.data(), real + 30).frame_size, 0u);
+  EXPECT_EQ(skip(stream, real + 30), real);
   // So is a partial magic at the very end.
   const std::vector<uint8_t> tail = {'a', 'b', 'N', 'I', 'C'};
-  EXPECT_EQ(nic::find_next_frame(tail.data(), tail.size()), 2u);
+  EXPECT_EQ(skip(tail, tail.size()), 2u);
   const std::vector<uint8_t> no_magic = {'a', 'N', 'I', 'X', 'N'};
-  EXPECT_EQ(nic::find_next_frame(no_magic.data(), no_magic.size()), 4u);
+  EXPECT_EQ(skip(no_magic, no_magic.size()), 4u);
   const std::vector<uint8_t> plain = {'a', 'b', 'c'};
-  EXPECT_EQ(nic::find_next_frame(plain.data(), plain.size()), 3u);
+  EXPECT_EQ(skip(plain, plain.size()), 3u);
+
+  // A frame whose CRC fails is skipped: the next good frame is found behind it.
+  std::vector<uint8_t> damaged = frame;
+  damaged[damaged.size() - 6] ^= 0x40;  // a payload byte: the lengths stay intact
+  std::vector<uint8_t> two = damaged;
+  two.insert(two.end(), frame.begin(), frame.end());
+  const nic::FrameScan resynced = nic::scan_for_frame(two.data(), two.size());
+  EXPECT_EQ(resynced.skip, damaged.size());
+  EXPECT_EQ(resynced.frame_size, frame.size());
+  // Alone, the damaged frame is nothing to wait for.
+  EXPECT_EQ(nic::scan_for_frame(damaged.data(), damaged.size()).frame_size, 0u);
+  EXPECT_EQ(skip(damaged, damaged.size()), damaged.size());
+
+  // A damaged length field that reaches past the buffer does not hide the good frame after it.
+  std::vector<uint8_t> long_claim = frame;
+  long_claim[22] = 0xff;  // the first substream size, low byte
+  long_claim[23] = 0xff;
+  std::vector<uint8_t> claim_then_good = long_claim;
+  claim_then_good.insert(claim_then_good.end(), frame.begin(), frame.end());
+  const nic::FrameScan past_claim = nic::scan_for_frame(claim_then_good.data(), claim_then_good.size());
+  EXPECT_EQ(past_claim.skip, long_claim.size());
+  EXPECT_EQ(past_claim.frame_size, frame.size());
 }
 
 }  // namespace

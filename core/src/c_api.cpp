@@ -204,6 +204,17 @@ NicStatus nic_peek_frame(const uint8_t* data, size_t size, NicFrameInfo* info) {
   return guarded([&] { fill_info(nic::parse_frame_header(data, size), info); });
 }
 
+NicStatus nic_scan_frame(const uint8_t* data, size_t size, NicFrameScan* scan) {
+  if ((!data && size > 0) || !scan) return fail(NIC_ERROR_INVALID_ARGUMENT, "data or scan is NULL");
+  return guarded([&] {
+    const nic::FrameScan found = nic::scan_for_frame(data, size);
+    *scan = NicFrameScan{};
+    scan->skip = found.skip;
+    scan->frame_size = found.frame_size;
+    if (found.frame_size > 0) fill_info(found.header, &scan->info);
+  });
+}
+
 NicStatus nic_decode_rgb(NicContext* context, const uint8_t* data, size_t size, uint8_t* rgb,
                          size_t stride, size_t capacity, NicFrameInfo* info) {
   if (!context) return fail(NIC_ERROR_INVALID_ARGUMENT, "context is NULL");

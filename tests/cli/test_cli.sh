@@ -31,6 +31,17 @@ cat "$tmp/a.nic" "$tmp/b.nic" >"$tmp/stream.nic"
 cmp -s "$tmp/f00.png" "$tmp/a2.png" && ok || bad "frame 0 differs from the single decode"
 expect_fail "2 frames without a pattern" "pattern" "$nic" decode "$tmp/stream.nic" -o "$tmp/x.png"
 
+# Resynchronisation: a damaged frame between two good ones costs that frame only. The good ones
+# decode as before; the damage is reported and the status is non-zero.
+cp "$tmp/b.nic" "$tmp/b-flip.nic"
+printf '\xff' | dd of="$tmp/b-flip.nic" bs=1 seek=$(( $(stat -c %s "$tmp/b.nic") / 2 )) conv=notrunc 2>/dev/null
+{ cat "$tmp/a.nic" "$tmp/b-flip.nic"; printf 'JUNK'; cat "$tmp/b.nic"; printf 'JUNK'; } >"$tmp/damaged.nic"
+expect_fail "damaged frame in a stream" "skipped" "$nic" decode "$tmp/damaged.nic" -o "$tmp/d%02d.png"
+[ -f "$tmp/d00.png" ] && [ -f "$tmp/d01.png" ] && [ ! -f "$tmp/d02.png" ] && ok || bad "the 2 good frames around the damaged one"
+"$nic" decode "$tmp/b.nic" -o "$tmp/b.png" >/dev/null
+cmp -s "$tmp/d01.png" "$tmp/b.png" && ok || bad "the frame after the damage differs from its own decode"
+"$nic" info "$tmp/damaged.nic" 2>/dev/null | grep -c "^frame" | grep -qx 2 && ok || bad "info lists the 2 good frames"
+
 # Target size: the chosen qp gives the largest frame not over the target, within 3% of it.
 "$nic" encode "$sample" -o "$tmp/q0.nic" --qp 0 >/dev/null
 "$nic" encode "$sample" -o "$tmp/q63.nic" --qp 63 >/dev/null

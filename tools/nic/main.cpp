@@ -254,27 +254,54 @@ int encode_sequence(const Arguments& a) {
   return 0;
 }
 
-// Splits a raw stream into its frame units; throws on damage.
-std::vector<std::pair<size_t, NicFrameInfo>> split_frames(const std::vector<uint8_t>& data,
-                                                          const std::string& path) {
-  std::vector<std::pair<size_t, NicFrameInfo>> frames;
+// The frames of a raw stream, found as a stream parser finds them (nic_scan_frame): damaged
+// frames and foreign bytes are skipped, each reported on stderr. Throws when nothing is left.
+struct StreamFrames {
+  std::vector<std::pair<size_t, NicFrameInfo>> frames;  // offset, header
+  size_t skipped_bytes = 0;
+};
+
+StreamFrames split_frames(const std::vector<uint8_t>& data, const std::string& path) {
+  if (data.empty()) throw UsageError(path + " is empty");
+  StreamFrames found;
+  std::string problem;
   size_t offset = 0;
   while (offset < data.size()) {
-    NicFrameInfo info;
-    check(nic_peek_frame(data.data() + offset, data.size() - offset, &info),
-          path + " at byte " + std::to_string(offset));
-    frames.push_back({offset, info});
-    offset += info.frame_size;
+    NicFrameScan scan;
+    check(nic_scan_frame(data.data() + offset, data.size() - offset, &scan), path);
+    const size_t rest = data.size() - offset;
+    if (scan.frame_size == 0 && scan.skip < rest) {
+      problem = "truncated: the stream ends inside a frame at byte " + std::to_string(offset + scan.skip);
+      found.skipped_bytes += rest;
+    } else if (scan.skip > 0) {
+      problem = "corrupt: " + std::to_string(scan.skip) + " bytes at byte " + std::to_string(offset) +
+                " are no valid frame (damaged or foreign data)";
+      found.skipped_bytes += scan.skip;
+    }
+    if (!problem.empty()) std::fprintf(stderr, "nic: %s: %s, skipped\n", path.c_str(), problem.c_str());
+    if (scan.frame_size == 0) break;
+    found.frames.push_back({offset + scan.skip, scan.info});
+    offset += scan.skip + scan.frame_size;
+    problem.clear();
   }
-  if (frames.empty()) throw UsageError(path + " is empty");
-  return frames;
+  if (found.frames.empty()) throw UsageError(path + ": no valid frame (" + problem + ")");
+  return found;
+}
+
+// After the good frames are out: a stream with damage still fails, so that scripts notice.
+int damage_status(const StreamFrames& s, const std::string& path) {
+  if (s.skipped_bytes == 0) return 0;
+  std::fprintf(stderr, "nic: %s: %zu damaged bytes skipped; the %zu good frames were processed\n",
+               path.c_str(), s.skipped_bytes, s.frames.size());
+  return 1;
 }
 
 
 int decode(const Arguments& a) {
   require_one_input(a, "decode", true);
   const std::vector<uint8_t> data = read_file(a.inputs[0]);
-  const auto frames = split_frames(data, a.inputs[0]);
+  const StreamFrames stream = split_frames(data, a.inputs[0]);
+  const auto& frames = stream.frames;
   if (frames.size() > 1 && a.output.find('%') == std::string::npos)
     throw UsageError(a.inputs[0] + " holds " + std::to_string(frames.size()) +
                      " frames: give an output pattern such as out%04d.png");
@@ -291,20 +318,21 @@ int decode(const Arguments& a) {
     nic::write_png(out, rgb.data(), info.width, info.height, size_t(info.width) * 3);
     std::printf("%s: %ux%u qp %.2f, %.3f s\n", out.c_str(), info.width, info.height, info.qp, secs);
   }
-  return 0;
+  return damage_status(stream, a.inputs[0]);
 }
 
 int info(const Arguments& a) {
   require_one_input(a, "info", false);
   const std::vector<uint8_t> data = read_file(a.inputs[0]);
-  const auto frames = split_frames(data, a.inputs[0]);
+  const StreamFrames stream = split_frames(data, a.inputs[0]);
+  const auto& frames = stream.frames;
   for (size_t i = 0; i < frames.size(); ++i) {
     const NicFrameInfo& f = frames[i].second;
     std::printf("frame %zu: %ux%u, qp %.2f, model %016llx, %zu bytes, %.4f bpp, version %u\n", i,
                 f.width, f.height, f.qp, (unsigned long long)f.model_fingerprint, f.frame_size,
                 f.frame_size * 8.0 / (double(f.width) * f.height), f.version);
   }
-  return 0;
+  return damage_status(stream, a.inputs[0]);
 }
 
 int psnr(const Arguments& a) {

@@ -105,6 +105,20 @@ NicStatus nic_encode_rgb(NicContext* context, const uint8_t* rgb, uint32_t width
  * consistency; the payload CRC is checked by nic_decode_rgb. */
 NicStatus nic_peek_frame(const uint8_t* data, size_t size, NicFrameInfo* info);
 
+/* Where the next frame of a byte stream is (nic_scan_frame). */
+typedef struct NicFrameScan {
+  size_t skip;       /* bytes at the start of data that belong to no frame: drop them */
+  size_t frame_size; /* > 0: a complete frame at data + skip (header valid, CRC correct);
+                        0: none yet: keep the bytes from skip on and append more */
+  NicFrameInfo info; /* the frame's header, when frame_size > 0 */
+} NicFrameScan;
+
+/* Resynchronisation for stream readers (parsers, files with damage): finds the first complete
+ * frame in data whose header is valid and whose CRC is correct, skipping damaged frames and
+ * junk. Needs no model. Damaged input is not an error: it is skipped. Returns
+ * NIC_ERROR_INVALID_ARGUMENT only when data (with size > 0) or scan is NULL. */
+NicStatus nic_scan_frame(const uint8_t* data, size_t size, NicFrameScan* scan);
+
 /* Decodes the frame at the start of data into rgb (width*height pixels as given by
  * nic_peek_frame, rows stride bytes apart). capacity is the size of the rgb buffer in bytes.
  * info may be NULL. */

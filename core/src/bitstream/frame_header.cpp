@@ -227,28 +227,36 @@ ParsedFrame parse_frame(const uint8_t* data, size_t size) {
   return frame;
 }
 
-size_t find_next_frame(const uint8_t* data, size_t size) {
-  if (data == nullptr) return size;
-  size_t position = 0;
-  while (position < size) {
+FrameScan scan_for_frame(const uint8_t* data, size_t size) {
+  FrameScan scan;
+  scan.skip = size;
+  if (data == nullptr) return scan;
+  bool waiting = false;  // an earlier candidate may still become a frame
+  for (size_t position = 0; position < size; ++position) {
     const void* hit = std::memchr(data + position, kMagic[0], size - position);
-    if (hit == nullptr) return size;
+    if (hit == nullptr) break;
     position = size_t(static_cast<const uint8_t*>(hit) - data);
     const size_t remaining = size - position;
     if (remaining < 4) {
       // A partial magic at the end may be completed by the next bytes.
-      if (std::memcmp(data + position, kMagic, remaining) == 0) return position;
-    } else if (std::memcmp(data + position, kMagic, 4) == 0) {
-      try {
-        parse_frame_header(data + position, remaining);
-        return position;
-      } catch (const Error& e) {
-        if (e.status() == NIC_ERROR_TRUNCATED) return position;
+      if (!waiting && std::memcmp(data + position, kMagic, remaining) == 0) scan.skip = position;
+      break;
+    }
+    if (std::memcmp(data + position, kMagic, 4) != 0) continue;
+    try {
+      const ParsedFrame frame = parse_frame(data + position, remaining);
+      scan.skip = position;
+      scan.frame_size = frame.header.frame_size();
+      scan.header = frame.header;
+      return scan;
+    } catch (const Error& e) {
+      if (e.status() == NIC_ERROR_TRUNCATED && !waiting) {
+        waiting = true;
+        scan.skip = position;
       }
     }
-    ++position;
   }
-  return size;
+  return scan;
 }
 
 }  // namespace nic

@@ -76,11 +76,17 @@ FrameHeader parse_frame_header(const uint8_t* data, size_t size);
 // parse_frame_header plus the CRC check (NIC_ERROR_CORRUPT "frame CRC mismatch ...").
 ParsedFrame parse_frame(const uint8_t* data, size_t size);
 
-// For stream parsers: the offset of the first position in data[0, size) where a frame starts
-// or may start, i.e. "NICF" followed by a header that parses, or that is only cut short by the
-// end of the buffer (including a partial magic at the very end). Returns size if there is none,
-// so everything before the returned offset can be discarded. The frame itself may still need
-// more bytes and its CRC is not checked.
-size_t find_next_frame(const uint8_t* data, size_t size);
+// For stream parsers (nic_scan_frame): the first complete frame in data[0, size), header valid
+// and CRC correct, at data + skip. When there is none yet, frame_size is 0 and skip is where the
+// first candidate that more bytes may complete starts (a header cut short, or a partial magic at
+// the very end), or size when there is none: the bytes before skip belong to no frame. A
+// complete frame wins over an earlier candidate still waiting for bytes, whose length field then
+// reached over a good frame and so was damaged. Never throws.
+struct FrameScan {
+  size_t skip = 0;
+  size_t frame_size = 0;
+  FrameHeader header;
+};
+FrameScan scan_for_frame(const uint8_t* data, size_t size);
 
 }  // namespace nic
