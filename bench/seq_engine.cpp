@@ -20,11 +20,10 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "nic/nic.h"
 #include "toolkit/pixel_metrics.h"
@@ -40,11 +39,10 @@ using EngineError = nic::tools::ToolError;
 using nic::tools::check;
 using nic::tools::seconds_since;
 
-
 struct Frame {
   nic::RgbImage image;
-  std::unique_ptr<NicFrameAnalysis, void (*)(NicFrameAnalysis*)> analysis{nullptr,
-                                                                          nic_frame_analysis_destroy};
+  std::unique_ptr<NicFrameAnalysis, void (*)(NicFrameAnalysis*)> analysis{
+      nullptr, nic_frame_analysis_destroy};
 };
 
 struct Stream {
@@ -147,13 +145,19 @@ int run(int argc, char** argv) {
       if (i + 1 >= argc) throw EngineError(arg + " needs a value");
       return argv[++i];
     };
-    if (arg == "--model") options.model_path = value();
-    else if (arg == "--device") options.device = value();
-    else if (arg == "--threads") options.threads = std::atoi(value());
-    else if (!arg.empty() && arg[0] == '-') throw EngineError("unknown option " + arg);
-    else paths.push_back(arg);
+    if (arg == "--model")
+      options.model_path = value();
+    else if (arg == "--device")
+      options.device = value();
+    else if (arg == "--threads")
+      options.threads = std::atoi(value());
+    else if (!arg.empty() && arg[0] == '-')
+      throw EngineError("unknown option " + arg);
+    else
+      paths.push_back(arg);
   }
-  if (paths.empty()) throw EngineError("usage: nic-seq-engine [--model M] [--threads N] FRAME.png...");
+  if (paths.empty())
+    throw EngineError("usage: nic-seq-engine [--model M] [--threads N] FRAME.png...");
   NicContext* context = nullptr;
   check(nic_context_create(&options, &context), "loading the model");
   std::unique_ptr<NicContext, void (*)(NicContext*)> owner(context, nic_context_destroy);
@@ -163,8 +167,8 @@ int run(int argc, char** argv) {
   for (const std::string& path : paths) {
     Frame f;
     f.image = nic::read_png(path);
-    if (!frames.empty() && (f.image.width != frames[0].image.width ||
-                            f.image.height != frames[0].image.height))
+    if (!frames.empty() &&
+        (f.image.width != frames[0].image.width || f.image.height != frames[0].image.height))
       throw EngineError(path + ": every frame must have the size of the first");
     NicFrameAnalysis* a = nullptr;
     const auto start = Clock::now();
@@ -177,7 +181,10 @@ int run(int argc, char** argv) {
   }
   const uint32_t width = frames[0].image.width, height = frames[0].image.height;
   Engine engine(context, std::move(frames));
-  reply({{"ok", true}, {"frames", paths.size()}, {"width", width}, {"height", height},
+  reply({{"ok", true},
+         {"frames", paths.size()},
+         {"width", width},
+         {"height", height},
          {"analysis_seconds", analysis_seconds}});
 
   std::string line;

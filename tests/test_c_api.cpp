@@ -72,13 +72,13 @@ TEST_F(CApi, DecodesIntoAStridedBuffer) {
   const std::vector<uint8_t> rgb = synthetic_image(w, h);
   const std::vector<uint8_t> frame = encode(ctx(), rgb, w, h, 30);
   std::vector<uint8_t> tight(rgb.size());
-  ASSERT_EQ(nic_decode_rgb(ctx(), frame.data(), frame.size(), tight.data(), w * 3, tight.size(),
-                           nullptr),
-            NIC_OK);
+  ASSERT_EQ(
+      nic_decode_rgb(ctx(), frame.data(), frame.size(), tight.data(), w * 3, tight.size(), nullptr),
+      NIC_OK);
   const size_t stride = w * 3 + 13;
   std::vector<uint8_t> padded(stride * h, 0xAB);
-  ASSERT_EQ(nic_decode_rgb(ctx(), frame.data(), frame.size(), padded.data(), stride,
-                           padded.size(), nullptr),
+  ASSERT_EQ(nic_decode_rgb(ctx(), frame.data(), frame.size(), padded.data(), stride, padded.size(),
+                           nullptr),
             NIC_OK);
   for (uint32_t y = 0; y < h; ++y) {
     EXPECT_EQ(0, std::memcmp(&padded[y * stride], &tight[y * w * 3], w * 3));
@@ -115,9 +115,9 @@ TEST_F(CApi, RejectsBadArguments) {
 
   const std::vector<uint8_t> frame = encode(ctx(), rgb, 8, 8, 20);
   std::vector<uint8_t> small(8 * 8 * 3 - 1);
-  EXPECT_EQ(nic_decode_rgb(ctx(), frame.data(), frame.size(), small.data(), 24, small.size(),
-                           nullptr),
-            NIC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(
+      nic_decode_rgb(ctx(), frame.data(), frame.size(), small.data(), 24, small.size(), nullptr),
+      NIC_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(nic_peek_frame(nullptr, 0, nullptr), NIC_ERROR_INVALID_ARGUMENT);
 }
 
@@ -127,7 +127,8 @@ TEST(CApiContext, ReportsModelAndDeviceProblems) {
   NicContext* ctx = nullptr;
   o.model_path = "/nonexistent/model.safetensors";
   EXPECT_EQ(nic_context_create(&o, &ctx), NIC_ERROR_MODEL);
-  EXPECT_NE(std::string(nic_last_error()).find("/nonexistent/model.safetensors"), std::string::npos);
+  EXPECT_NE(std::string(nic_last_error()).find("/nonexistent/model.safetensors"),
+            std::string::npos);
   EXPECT_EQ(ctx, nullptr);
 
   // A truncated weights file.
@@ -168,8 +169,10 @@ TEST_F(CApi, ScanFrameResynchronises) {
   EXPECT_EQ(scan.skip, good_at);
   EXPECT_EQ(scan.frame_size, frame.size());
   EXPECT_EQ(scan.info.width, 48u);
-  EXPECT_EQ(decode(ctx(), std::vector<uint8_t>(stream.begin() + long(good_at), stream.end()), 48, 32).size(),
-            rgb.size());
+  EXPECT_EQ(
+      decode(ctx(), std::vector<uint8_t>(stream.begin() + long(good_at), stream.end()), 48, 32)
+          .size(),
+      rgb.size());
   // Cut short: nothing complete, wait from the first candidate on.
   ASSERT_EQ(nic_scan_frame(frame.data(), frame.size() - 1, &scan), NIC_OK);
   EXPECT_EQ(scan.skip, 0u);
@@ -333,8 +336,8 @@ TEST_F(CApi, CorruptionSuiteNeverCrashes) {
     } else {
       ++errors;
       EXPECT_NE(std::string(nic_last_error()), "") << "status " << s;
-      EXPECT_TRUE(s == NIC_ERROR_CORRUPT || s == NIC_ERROR_TRUNCATED || s == NIC_ERROR_UNSUPPORTED ||
-                  s == NIC_ERROR_MODEL_MISMATCH)
+      EXPECT_TRUE(s == NIC_ERROR_CORRUPT || s == NIC_ERROR_TRUNCATED ||
+                  s == NIC_ERROR_UNSUPPORTED || s == NIC_ERROR_MODEL_MISMATCH)
           << "unexpected status " << s << ": " << nic_last_error();
     }
   }

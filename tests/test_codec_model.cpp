@@ -6,8 +6,8 @@
 
 #include "codec/frame_codec.h"
 #include "common/error.h"
-#include "toolkit/png_image.h"
 #include "test_helpers.h"
+#include "toolkit/png_image.h"
 
 using namespace nic_test;
 

@@ -283,7 +283,8 @@ TEST(FrameHeader, ScanForFrame) {
   EXPECT_EQ(skip(stream, stream.size()), real);
   EXPECT_EQ(nic::scan_for_frame(stream.data(), stream.size()).frame_size, frame.size());
   // After it: nothing, so everything can go.
-  const nic::FrameScan after = nic::scan_for_frame(stream.data() + real + 1, stream.size() - real - 1);
+  const nic::FrameScan after =
+      nic::scan_for_frame(stream.data() + real + 1, stream.size() - real - 1);
   EXPECT_EQ(after.skip, stream.size() - real - 1);
   EXPECT_EQ(after.frame_size, 0u);
 
@@ -317,7 +318,8 @@ TEST(FrameHeader, ScanForFrame) {
   long_claim[23] = 0xff;
   std::vector<uint8_t> claim_then_good = long_claim;
   claim_then_good.insert(claim_then_good.end(), frame.begin(), frame.end());
-  const nic::FrameScan past_claim = nic::scan_for_frame(claim_then_good.data(), claim_then_good.size());
+  const nic::FrameScan past_claim =
+      nic::scan_for_frame(claim_then_good.data(), claim_then_good.size());
   EXPECT_EQ(past_claim.skip, long_claim.size());
   EXPECT_EQ(past_claim.frame_size, frame.size());
 }

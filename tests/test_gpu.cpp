@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "toolkit/png_image.h"
 #include "test_helpers.h"
+#include "toolkit/png_image.h"
 
 namespace {
 
@@ -65,11 +65,12 @@ TEST_F(Gpu, FramesCrossBetweenDevices) {
     // The reconstructions differ only by float rounding on each device.
     const double source_cpu = psnr(image_.pixels, cpu_of_cpu);
     const double source_gpu = psnr(image_.pixels, gpu_of_gpu);
-    std::printf("qp %4.1f: bytes cpu %zu gpu %zu; PSNR cpu %.3f gpu %.3f, cpu->gpu %.3f, "
-                "gpu->cpu %.3f dB; decoders agree to %.1f dB\n",
-                double(qp), from_cpu.size(), from_gpu.size(), source_cpu, source_gpu,
-                psnr(image_.pixels, gpu_of_cpu), psnr(image_.pixels, cpu_of_gpu),
-                psnr(cpu_of_cpu, gpu_of_cpu));
+    std::printf(
+        "qp %4.1f: bytes cpu %zu gpu %zu; PSNR cpu %.3f gpu %.3f, cpu->gpu %.3f, "
+        "gpu->cpu %.3f dB; decoders agree to %.1f dB\n",
+        double(qp), from_cpu.size(), from_gpu.size(), source_cpu, source_gpu,
+        psnr(image_.pixels, gpu_of_cpu), psnr(image_.pixels, cpu_of_gpu),
+        psnr(cpu_of_cpu, gpu_of_cpu));
     EXPECT_LT(std::fabs(source_gpu - source_cpu), 0.05);
     EXPECT_LT(std::fabs(psnr(image_.pixels, gpu_of_cpu) - source_cpu), 0.05);
     EXPECT_LT(std::fabs(double(from_gpu.size()) - double(from_cpu.size())),

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "toolkit/pixel_metrics.h"
 #include "nic/nic.h"
+#include "toolkit/pixel_metrics.h"
 
 namespace nic_test {
 
@@ -51,8 +51,8 @@ inline double psnr(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b)
 // Owns a NicContext.
 class ContextHolder {
  public:
-  explicit ContextHolder(const std::string& model, int threads = 2,
-                         int effort = NIC_EFFORT_DEFAULT, const char* device = nullptr) {
+  explicit ContextHolder(const std::string& model, int threads = 2, int effort = NIC_EFFORT_DEFAULT,
+                         const char* device = nullptr) {
     NicOptions o;
     nic_options_init(&o);
     o.model_path = model.c_str();

@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <numeric>
 
-#include "toolkit/png_image.h"
 #include "test_helpers.h"
+#include "toolkit/png_image.h"
 
 using namespace nic_test;
 
@@ -135,11 +135,13 @@ TEST_F(RateControl, AnalysedFramesGiveTheSameStreamAsPixels) {
       const std::vector<uint8_t> rgb = window(uint32_t(37 * i), uint32_t(20 * i), w, h);
       NicBuffer a{}, b{};
       float qp_a = -1, qp_b = -2;
-      ASSERT_EQ(nic_encode_rgb_controlled(ctx(), from_pixels.rc, rgb.data(), w, h, w * 3, &a, &qp_a),
-                NIC_OK);
+      ASSERT_EQ(
+          nic_encode_rgb_controlled(ctx(), from_pixels.rc, rgb.data(), w, h, w * 3, &a, &qp_a),
+          NIC_OK);
       NicFrameAnalysis* analysis = nullptr;
       ASSERT_EQ(nic_analyze_rgb(ctx(), rgb.data(), w, h, w * 3, &analysis), NIC_OK);
-      ASSERT_EQ(nic_encode_analysis_controlled(ctx(), from_analysis.rc, analysis, &b, &qp_b), NIC_OK)
+      ASSERT_EQ(nic_encode_analysis_controlled(ctx(), from_analysis.rc, analysis, &b, &qp_b),
+                NIC_OK)
           << nic_last_error();
       nic_frame_analysis_destroy(analysis);
       EXPECT_EQ(qp_a, qp_b) << "frame " << i;

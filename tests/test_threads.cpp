@@ -46,7 +46,8 @@ TEST(Threads, ContextsWithDifferentThreadCountsCodeAtOnceAsAlone) {
   ASSERT_EQ(one.status(), NIC_OK) << nic_last_error();
   ASSERT_EQ(two.status(), NIC_OK) << nic_last_error();
   const uint32_t w = 192, h = 128;
-  const std::vector<uint8_t> a = nic_test::synthetic_image(w, h, 1), b = nic_test::synthetic_image(w, h, 2);
+  const std::vector<uint8_t> a = nic_test::synthetic_image(w, h, 1),
+                             b = nic_test::synthetic_image(w, h, 2);
   const Coded alone_one = code(one.get(), a, w, h, 12), alone_two = code(two.get(), b, w, h, 30);
   ASSERT_FALSE(alone_one.decoded.empty());
   ASSERT_FALSE(alone_two.decoded.empty());

@@ -64,8 +64,9 @@ std::vector<double> parse_lambdas(const std::string& s) {
     char* end = nullptr;
     const double v = std::strtod(item.c_str(), &end);
     if (item.empty() || *end || !(v > 0) || (!lambdas.empty() && v >= lambdas.back()))
-      throw nic::Error(NIC_ERROR_INVALID_ARGUMENT,
-                       "--anchor-lambdas needs positive, decreasing numbers, e.g. 0.027,0.012,0.005,0.001");
+      throw nic::Error(
+          NIC_ERROR_INVALID_ARGUMENT,
+          "--anchor-lambdas needs positive, decreasing numbers, e.g. 0.027,0.012,0.005,0.001");
     lambdas.push_back(v);
   }
   if (lambdas.size() < 2 || lambdas.size() > 16)
@@ -89,37 +90,66 @@ int main(int argc, char** argv) {
         return argv[++i];
       };
       auto number = [&] { return nic::tools::parse_number(arg, value()); };
-      auto integer = [&](int64_t lo, int64_t hi) { return nic::tools::parse_integer(arg, value(), lo, hi); };
+      auto integer = [&](int64_t lo, int64_t hi) {
+        return nic::tools::parse_integer(arg, value(), lo, hi);
+      };
       if (arg == "--help" || arg == "-h") {
         usage();
         return 0;
-      } else if (arg == "--data") opt.data = value();
-      else if (arg == "--valid") opt.valid = value();
-      else if (arg == "--run") opt.run = value();
-      else if (arg == "--device") opt.device = value();
-      else if (arg == "--steps") opt.steps = integer(0, kMaxSteps);
-      else if (arg == "--batch") opt.batch = int(integer(1, 4096));
-      else if (arg == "--crop") opt.crop = int(integer(64, 8192));
-      else if (arg == "--lr") opt.lr = number();
-      else if (arg == "--lr-decay-at") opt.lr_decay_at = integer(0, kMaxSteps);
-      else if (arg == "--warmup-steps") opt.warmup_steps = integer(0, kMaxSteps);
-      else if (arg == "--ema-decay") opt.ema_decay = number();
-      else if (arg == "--threads") opt.threads = int(integer(1, 256));
-      else if (arg == "--checkpoint-minutes") opt.checkpoint_minutes = number();
-      else if (arg == "--validate-every") opt.validate_every = integer(0, kMaxSteps);
-      else if (arg == "--log-every") opt.log_every = integer(1, kMaxSteps);
-      else if (arg == "--seed") opt.seed = uint64_t(integer(0, int64_t(1) << 52));
-      else if (arg == "--widths") opt.config.widths = parse_widths(value());
-      else if (arg == "--latent") opt.config.latent_channels = int(integer(1, 4096));
-      else if (arg == "--hyper") opt.config.hyper_channels = int(integer(1, 4096));
-      else if (arg == "--blocks") opt.config.blocks_per_stage = int(integer(0, 64));
-      else if (arg == "--anchor-lambdas") opt.anchor_lambdas = parse_lambdas(value());
-      else if (arg == "--architecture") opt.architecture = value();
-      else if (arg == "--distribution-shape") opt.distribution_shape = number();
-      else if (arg == "--no-context-scales") opt.no_context_scales = true;
-      else if (arg == "--export") export_path = value();
-      else if (arg == "--init-from") opt.init_from = value();
-      else throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "unknown option " + arg + " (see --help)");
+      } else if (arg == "--data")
+        opt.data = value();
+      else if (arg == "--valid")
+        opt.valid = value();
+      else if (arg == "--run")
+        opt.run = value();
+      else if (arg == "--device")
+        opt.device = value();
+      else if (arg == "--steps")
+        opt.steps = integer(0, kMaxSteps);
+      else if (arg == "--batch")
+        opt.batch = int(integer(1, 4096));
+      else if (arg == "--crop")
+        opt.crop = int(integer(64, 8192));
+      else if (arg == "--lr")
+        opt.lr = number();
+      else if (arg == "--lr-decay-at")
+        opt.lr_decay_at = integer(0, kMaxSteps);
+      else if (arg == "--warmup-steps")
+        opt.warmup_steps = integer(0, kMaxSteps);
+      else if (arg == "--ema-decay")
+        opt.ema_decay = number();
+      else if (arg == "--threads")
+        opt.threads = int(integer(1, 256));
+      else if (arg == "--checkpoint-minutes")
+        opt.checkpoint_minutes = number();
+      else if (arg == "--validate-every")
+        opt.validate_every = integer(0, kMaxSteps);
+      else if (arg == "--log-every")
+        opt.log_every = integer(1, kMaxSteps);
+      else if (arg == "--seed")
+        opt.seed = uint64_t(integer(0, int64_t(1) << 52));
+      else if (arg == "--widths")
+        opt.config.widths = parse_widths(value());
+      else if (arg == "--latent")
+        opt.config.latent_channels = int(integer(1, 4096));
+      else if (arg == "--hyper")
+        opt.config.hyper_channels = int(integer(1, 4096));
+      else if (arg == "--blocks")
+        opt.config.blocks_per_stage = int(integer(0, 64));
+      else if (arg == "--anchor-lambdas")
+        opt.anchor_lambdas = parse_lambdas(value());
+      else if (arg == "--architecture")
+        opt.architecture = value();
+      else if (arg == "--distribution-shape")
+        opt.distribution_shape = number();
+      else if (arg == "--no-context-scales")
+        opt.no_context_scales = true;
+      else if (arg == "--export")
+        export_path = value();
+      else if (arg == "--init-from")
+        opt.init_from = value();
+      else
+        throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "unknown option " + arg + " (see --help)");
     }
     if (opt.batch < 1 || opt.crop < 64 || opt.crop % 64 || opt.threads < 1)
       throw nic::Error(NIC_ERROR_INVALID_ARGUMENT,

@@ -11,8 +11,8 @@ namespace nic {
 
 torch::Tensor load_png_tensor(const std::string& path) {
   RgbImage image = read_png(path);
-  torch::Tensor t = torch::from_blob(image.pixels.data(),
-                                     {int64_t(image.height), int64_t(image.width), 3}, torch::kUInt8);
+  torch::Tensor t = torch::from_blob(
+      image.pixels.data(), {int64_t(image.height), int64_t(image.width), 3}, torch::kUInt8);
   return t.permute({2, 0, 1}).contiguous();  // copies out of the image's buffer
 }
 
@@ -24,11 +24,10 @@ TrainingImages::TrainingImages(const std::string& folder, int crop) : crop_(crop
       torch::Tensor v = full;
       if (scale != 1.0) {
         const int64_t h = int64_t(full.size(1) * scale), w = int64_t(full.size(2) * scale);
-        v = torch::nn::functional::interpolate(
-                full.unsqueeze(0).to(torch::kFloat32),
-                torch::nn::functional::InterpolateFuncOptions()
-                    .size(std::vector<int64_t>{h, w})
-                    .mode(torch::kArea))
+        v = torch::nn::functional::interpolate(full.unsqueeze(0).to(torch::kFloat32),
+                                               torch::nn::functional::InterpolateFuncOptions()
+                                                   .size(std::vector<int64_t>{h, w})
+                                                   .mode(torch::kArea))
                 .squeeze(0)
                 .round()
                 .clamp(0, 255)

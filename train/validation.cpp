@@ -35,7 +35,8 @@ std::string validate_weights(const std::string& weights_path, const std::string&
     for (const RgbImage& img : images) {
       const size_t stride = size_t(img.width) * 3;
       auto t0 = Clock::now();
-      std::vector<uint8_t> frame = codec.encode(img.pixels.data(), img.width, img.height, stride, qp);
+      std::vector<uint8_t> frame =
+          codec.encode(img.pixels.data(), img.width, img.height, stride, qp);
       auto t1 = Clock::now();
       std::vector<uint8_t> out(img.pixels.size());
       codec.decode(frame.data(), frame.size(), out.data(), stride, out.size());

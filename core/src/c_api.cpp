@@ -90,8 +90,8 @@ void encode_controlled(nic::FrameCodec& codec, nic::RateController& rc,
     frame = {codec.encode(analysis, c.qp), c.qp};
   } else {
     const auto budget = rc.next_budget();
-    frame = codec.encode_to_size(analysis, budget.target_bytes, budget.max_bytes, c.min_qp,
-                                 c.max_qp);
+    frame =
+        codec.encode_to_size(analysis, budget.target_bytes, budget.max_bytes, c.min_qp, c.max_qp);
   }
   copy_out(frame.bytes, out);
   rc.frame_coded(frame.bytes.size());
@@ -112,17 +112,28 @@ extern "C" {
 
 const char* nic_status_string(NicStatus status) {
   switch (status) {
-    case NIC_OK: return "ok";
-    case NIC_ERROR_INVALID_ARGUMENT: return "invalid argument";
-    case NIC_ERROR_IO: return "I/O error";
-    case NIC_ERROR_MODEL: return "model error";
-    case NIC_ERROR_DEVICE: return "device unavailable";
-    case NIC_ERROR_TRUNCATED: return "truncated stream";
-    case NIC_ERROR_CORRUPT: return "corrupt stream";
-    case NIC_ERROR_MODEL_MISMATCH: return "model mismatch";
-    case NIC_ERROR_UNSUPPORTED: return "unsupported";
-    case NIC_ERROR_OUT_OF_MEMORY: return "out of memory";
-    case NIC_ERROR_INTERNAL: return "internal error";
+    case NIC_OK:
+      return "ok";
+    case NIC_ERROR_INVALID_ARGUMENT:
+      return "invalid argument";
+    case NIC_ERROR_IO:
+      return "I/O error";
+    case NIC_ERROR_MODEL:
+      return "model error";
+    case NIC_ERROR_DEVICE:
+      return "device unavailable";
+    case NIC_ERROR_TRUNCATED:
+      return "truncated stream";
+    case NIC_ERROR_CORRUPT:
+      return "corrupt stream";
+    case NIC_ERROR_MODEL_MISMATCH:
+      return "model mismatch";
+    case NIC_ERROR_UNSUPPORTED:
+      return "unsupported";
+    case NIC_ERROR_OUT_OF_MEMORY:
+      return "out of memory";
+    case NIC_ERROR_INTERNAL:
+      return "internal error";
   }
   return "unknown status";
 }
@@ -180,14 +191,13 @@ void nic_buffer_free(NicBuffer* buffer) {
   buffer->size = 0;
 }
 
-NicStatus nic_encode_rgb(NicContext* context, const uint8_t* rgb, uint32_t width,
-                         uint32_t height, size_t stride, float qp, NicBuffer* out) {
+NicStatus nic_encode_rgb(NicContext* context, const uint8_t* rgb, uint32_t width, uint32_t height,
+                         size_t stride, float qp, NicBuffer* out) {
   if (!context || !out) return fail(NIC_ERROR_INVALID_ARGUMENT, "context or out is NULL");
   out->data = nullptr;
   out->size = 0;
-  return coding(context, [&] {
-    copy_out(context->codec->encode(rgb, width, height, stride, qp), out);
-  });
+  return coding(context,
+                [&] { copy_out(context->codec->encode(rgb, width, height, stride, qp), out); });
 }
 
 static void fill_info(const nic::FrameHeader& h, NicFrameInfo* info) {
@@ -285,8 +295,8 @@ NicStatus nic_encode_rgb_controlled(NicContext* context, NicRateController* cont
   });
 }
 
-NicStatus nic_analyze_rgb(NicContext* context, const uint8_t* rgb, uint32_t width,
-                          uint32_t height, size_t stride, NicFrameAnalysis** out_analysis) {
+NicStatus nic_analyze_rgb(NicContext* context, const uint8_t* rgb, uint32_t width, uint32_t height,
+                          size_t stride, NicFrameAnalysis** out_analysis) {
   if (!context || !out_analysis) return fail(NIC_ERROR_INVALID_ARGUMENT, "NULL argument");
   *out_analysis = nullptr;
   return coding(context, [&] {
@@ -302,7 +312,8 @@ NicStatus nic_encode_analysis(NicContext* context, const NicFrameAnalysis* analy
   if (!context || !out) return fail(NIC_ERROR_INVALID_ARGUMENT, "context or out is NULL");
   out->data = nullptr;
   out->size = 0;
-  return coding(context, [&] { copy_out(context->codec->encode(analysis_of(context, analysis), qp), out); });
+  return coding(context,
+                [&] { copy_out(context->codec->encode(analysis_of(context, analysis), qp), out); });
 }
 
 NicStatus nic_encode_analysis_controlled(NicContext* context, NicRateController* controller,
@@ -312,8 +323,8 @@ NicStatus nic_encode_analysis_controlled(NicContext* context, NicRateController*
   out->data = nullptr;
   out->size = 0;
   return coding(context, [&] {
-    encode_controlled(*context->codec, controller->controller, analysis_of(context, analysis),
-                      out, qp_used);
+    encode_controlled(*context->codec, controller->controller, analysis_of(context, analysis), out,
+                      qp_used);
   });
 }
 

@@ -7,8 +7,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <memory>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -70,26 +70,43 @@ Arguments parse_arguments(int argc, char** argv, int first) {
       return argv[++i];
     };
     auto number = [&](const std::string& text) { return parse_number(arg, text); };
-    if (arg == "-o" || arg == "--output") a.output = value();
+    if (arg == "-o" || arg == "--output")
+      a.output = value();
     else if (arg == "--qp") {
       a.qp = float(number(value()));
       if (!(a.qp >= NIC_QP_MIN && a.qp <= NIC_QP_MAX)) throw UsageError("--qp must be in 0..63");
-    } else if (arg == "--target-bytes") a.target_bytes = number(value());
-    else if (arg == "--target-bpp") a.target_bpp = number(value());
-    else if (arg == "--rc") a.rate_control = value();
-    else if (arg == "--bitrate") a.bitrate_kbps = number(value());
-    else if (arg == "--max-bitrate") a.max_bitrate_kbps = number(value());
-    else if (arg == "--fps") a.fps = number(value());
-    else if (arg == "--buffer") a.buffer_seconds = number(value());
-    else if (arg == "--window") a.window = int(parse_integer(arg, value(), 1, 100000));
-    else if (arg == "--min-qp") a.min_qp = float(number(value()));
-    else if (arg == "--max-qp") a.max_qp = float(number(value()));
-    else if (arg == "--model") a.model = value();
-    else if (arg == "--device") a.device = value();
-    else if (arg == "--threads") a.threads = int(parse_integer(arg, value(), 0, 256));
+    } else if (arg == "--target-bytes")
+      a.target_bytes = number(value());
+    else if (arg == "--target-bpp")
+      a.target_bpp = number(value());
+    else if (arg == "--rc")
+      a.rate_control = value();
+    else if (arg == "--bitrate")
+      a.bitrate_kbps = number(value());
+    else if (arg == "--max-bitrate")
+      a.max_bitrate_kbps = number(value());
+    else if (arg == "--fps")
+      a.fps = number(value());
+    else if (arg == "--buffer")
+      a.buffer_seconds = number(value());
+    else if (arg == "--window")
+      a.window = int(parse_integer(arg, value(), 1, 100000));
+    else if (arg == "--min-qp")
+      a.min_qp = float(number(value()));
+    else if (arg == "--max-qp")
+      a.max_qp = float(number(value()));
+    else if (arg == "--model")
+      a.model = value();
+    else if (arg == "--device")
+      a.device = value();
+    else if (arg == "--threads")
+      a.threads = int(parse_integer(arg, value(), 0, 256));
     else if (arg == "--effort")
-      a.effort = int(parse_integer(arg, value(), NIC_EFFORT_MIN, NIC_EFFORT_MAX)); else if (!arg.empty() && arg[0] == '-' && arg != "-") throw UsageError("unknown option " + arg);
-    else a.inputs.push_back(arg);
+      a.effort = int(parse_integer(arg, value(), NIC_EFFORT_MIN, NIC_EFFORT_MAX));
+    else if (!arg.empty() && arg[0] == '-' && arg != "-")
+      throw UsageError("unknown option " + arg);
+    else
+      a.inputs.push_back(arg);
   }
   return a;
 }
@@ -97,7 +114,8 @@ Arguments parse_arguments(int argc, char** argv, int first) {
 std::vector<uint8_t> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UsageError("cannot open " + path);
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
 }
 
 void write_file(const std::string& path, const uint8_t* data, size_t size) {
@@ -198,18 +216,25 @@ std::vector<std::string> sequence_inputs(const std::vector<std::string>& inputs)
 }
 
 int encode_sequence(const Arguments& a) {
-  if (a.inputs.empty() || a.output.empty()) throw UsageError("encode-seq needs inputs and -o OUT.nic");
+  if (a.inputs.empty() || a.output.empty())
+    throw UsageError("encode-seq needs inputs and -o OUT.nic");
   const std::vector<std::string> files = sequence_inputs(a.inputs);
   NicRateControlConfig rc;
   nic_rate_control_config_init(&rc);
-  const std::string mode = a.rate_control.empty() ? (a.bitrate_kbps > 0 ? "cbr" : "cqp") : a.rate_control;
-  if (mode == "cqp") rc.mode = NIC_RATE_CONSTANT_QP;
-  else if (mode == "cbr") rc.mode = NIC_RATE_CBR;
-  else if (mode == "vbr" || mode == "abr") rc.mode = NIC_RATE_ABR;
-  else throw UsageError("--rc must be cqp, cbr or vbr (abr)");
+  const std::string mode =
+      a.rate_control.empty() ? (a.bitrate_kbps > 0 ? "cbr" : "cqp") : a.rate_control;
+  if (mode == "cqp")
+    rc.mode = NIC_RATE_CONSTANT_QP;
+  else if (mode == "cbr")
+    rc.mode = NIC_RATE_CBR;
+  else if (mode == "vbr" || mode == "abr")
+    rc.mode = NIC_RATE_ABR;
+  else
+    throw UsageError("--rc must be cqp, cbr or vbr (abr)");
   if (a.max_bitrate_kbps > 0 && rc.mode != NIC_RATE_ABR)
     throw UsageError("--max-bitrate caps --rc vbr only");
-  if (rc.mode != NIC_RATE_CONSTANT_QP && a.bitrate_kbps <= 0) throw UsageError("--rc " + mode + " needs --bitrate");
+  if (rc.mode != NIC_RATE_CONSTANT_QP && a.bitrate_kbps <= 0)
+    throw UsageError("--rc " + mode + " needs --bitrate");
   rc.qp = a.qp;
   rc.bitrate = a.bitrate_kbps * 1000.0;
   rc.max_bitrate = a.max_bitrate_kbps * 1000.0;
@@ -220,7 +245,8 @@ int encode_sequence(const Arguments& a) {
   rc.max_qp = a.max_qp;
   NicRateController* controller = nullptr;
   check(nic_rate_controller_create(&rc, &controller), "rate control");
-  std::unique_ptr<NicRateController, void (*)(NicRateController*)> owner(controller, nic_rate_controller_destroy);
+  std::unique_ptr<NicRateController, void (*)(NicRateController*)> owner(
+      controller, nic_rate_controller_destroy);
   Context context(a);
   std::ofstream out(a.output, std::ios::binary);
   if (!out) throw UsageError("cannot write " + a.output);
@@ -271,14 +297,16 @@ StreamFrames split_frames(const std::vector<uint8_t>& data, const std::string& p
     check(nic_scan_frame(data.data() + offset, data.size() - offset, &scan), path);
     const size_t rest = data.size() - offset;
     if (scan.frame_size == 0 && scan.skip < rest) {
-      problem = "truncated: the stream ends inside a frame at byte " + std::to_string(offset + scan.skip);
+      problem =
+          "truncated: the stream ends inside a frame at byte " + std::to_string(offset + scan.skip);
       found.skipped_bytes += rest;
     } else if (scan.skip > 0) {
-      problem = "corrupt: " + std::to_string(scan.skip) + " bytes at byte " + std::to_string(offset) +
-                " are no valid frame (damaged or foreign data)";
+      problem = "corrupt: " + std::to_string(scan.skip) + " bytes at byte " +
+                std::to_string(offset) + " are no valid frame (damaged or foreign data)";
       found.skipped_bytes += scan.skip;
     }
-    if (!problem.empty()) std::fprintf(stderr, "nic: %s: %s, skipped\n", path.c_str(), problem.c_str());
+    if (!problem.empty())
+      std::fprintf(stderr, "nic: %s: %s, skipped\n", path.c_str(), problem.c_str());
     if (scan.frame_size == 0) break;
     found.frames.push_back({offset + scan.skip, scan.info});
     offset += scan.skip + scan.frame_size;
@@ -295,7 +323,6 @@ int damage_status(const StreamFrames& s, const std::string& path) {
                path.c_str(), s.skipped_bytes, s.frames.size());
   return 1;
 }
-
 
 int decode(const Arguments& a) {
   require_one_input(a, "decode", true);

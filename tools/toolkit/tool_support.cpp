@@ -34,7 +34,8 @@ std::vector<std::string> list_png_files(const std::string& folder) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
     std::string ext = entry.path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     if (entry.is_regular_file(ec) && ext == ".png") paths.push_back(entry.path().string());
   }
   if (ec) throw ToolError("cannot list " + folder + ": " + ec.message());

@@ -19,7 +19,8 @@ struct ToolError : std::runtime_error {
 
 // The whole of `text` as a number; else ToolError "OPTION: 'TEXT' is not a number".
 double parse_number(const std::string& option, const std::string& text);
-// The whole of `text` as an integer in lo..hi; else ToolError "OPTION must be an integer in lo..hi".
+// The whole of `text` as an integer in lo..hi; else ToolError "OPTION must be an integer in
+// lo..hi".
 int64_t parse_integer(const std::string& option, const std::string& text, int64_t lo, int64_t hi);
 
 // ToolError "WHAT: STATUS: nic_last_error()" unless status is NIC_OK (programs on libnic only:

@@ -98,8 +98,8 @@ typedef struct NicBuffer {
 void nic_buffer_free(NicBuffer* buffer);
 
 /* Encodes one RGB frame at quantization parameter qp into *out (a complete frame unit). */
-NicStatus nic_encode_rgb(NicContext* context, const uint8_t* rgb, uint32_t width,
-                         uint32_t height, size_t stride, float qp, NicBuffer* out);
+NicStatus nic_encode_rgb(NicContext* context, const uint8_t* rgb, uint32_t width, uint32_t height,
+                         size_t stride, float qp, NicBuffer* out);
 
 /* Reads the header of the frame at the start of data (no model needed). Checks the header's
  * consistency; the payload CRC is checked by nic_decode_rgb. */
@@ -136,8 +136,8 @@ NicStatus nic_decode_rgb(NicContext* context, const uint8_t* data, size_t size, 
 
 typedef struct NicFrameAnalysis NicFrameAnalysis;
 
-NicStatus nic_analyze_rgb(NicContext* context, const uint8_t* rgb, uint32_t width,
-                          uint32_t height, size_t stride, NicFrameAnalysis** out_analysis);
+NicStatus nic_analyze_rgb(NicContext* context, const uint8_t* rgb, uint32_t width, uint32_t height,
+                          size_t stride, NicFrameAnalysis** out_analysis);
 void nic_frame_analysis_destroy(NicFrameAnalysis* analysis);
 
 /* Codes the analysed frame at quantization parameter qp into *out. */

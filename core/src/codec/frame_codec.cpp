@@ -26,7 +26,8 @@ namespace {
 constexpr int32_t kMaxHyperSymbol = 1 << 15;
 
 int64_t padded(int64_t v) {
-  return (v + ModelConfig::kPadMultiple - 1) / ModelConfig::kPadMultiple * ModelConfig::kPadMultiple;
+  return (v + ModelConfig::kPadMultiple - 1) / ModelConfig::kPadMultiple *
+         ModelConfig::kPadMultiple;
 }
 
 struct LatentShape {
@@ -77,9 +78,9 @@ class FrameAnalysis {
 
 // The symbols of y at one qp, ready for entropy coding: per coding step, in coding order.
 struct QuantizedLatents {
-  std::vector<std::vector<int32_t>> y_symbols;  // [step][N * m]
+  std::vector<std::vector<int32_t>> y_symbols;        // [step][N * m]
   std::vector<std::vector<int32_t>> y_scale_indices;  // table (scale) index of each
-  std::vector<int32_t> z_symbols;               // flat [Cz, h, w]
+  std::vector<int32_t> z_symbols;                     // flat [Cz, h, w]
 };
 
 struct ParsedLatents {
@@ -261,8 +262,8 @@ QuantizedLatents FrameCodec::Impl::best_symbols(const FrameAnalysis& a, uint16_t
                                 base_index,
                                 weights.config.latent_distribution_shape};
   FrameAnalysis refined = a;
-  refined.y = refine_latents(space, RefinementTarget{a.image, h, w, lambda}, a.y,
-                             refinement_iterations);
+  refined.y =
+      refine_latents(space, RefinementTarget{a.image, h, w, lambda}, a.y, refinement_iterations);
   Candidate single = candidate(a), better = candidate(refined);
   // Refinement never makes a frame worse.
   return better.loss < single.loss ? std::move(better.symbols) : std::move(single.symbols);
@@ -377,7 +378,6 @@ std::vector<uint8_t> FrameCodec::encode(const uint8_t* rgb, uint32_t width, uint
   FrameHeader::qp_to_fixed(qp);  // reject a bad qp before the expensive analysis
   return encode(*analyze(rgb, width, height, stride), qp);
 }
-
 
 ParsedLatents FrameCodec::Impl::parse(const uint8_t* data, size_t size) {
   Impl& impl = *this;

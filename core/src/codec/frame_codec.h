@@ -35,8 +35,8 @@ class FrameCodec {
   // rgb: 8-bit interleaved RGB, rows stride bytes apart.
   std::vector<uint8_t> encode(const uint8_t* rgb, uint32_t width, uint32_t height, size_t stride,
                               float qp);
-  std::shared_ptr<const FrameAnalysis> analyze(const uint8_t* rgb, uint32_t width,
-                                               uint32_t height, size_t stride);
+  std::shared_ptr<const FrameAnalysis> analyze(const uint8_t* rgb, uint32_t width, uint32_t height,
+                                               size_t stride);
   // At effort 2 and above, the latents are refined for qp first (codec/latent_refinement.h).
   std::vector<uint8_t> encode(const FrameAnalysis& analysis, float qp);
   // Exact size in bits the frame's symbols cost at qp (without rANS flush and header bytes), at

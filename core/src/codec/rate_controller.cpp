@@ -48,9 +48,7 @@ void RateController::reconfigure(const NicRateControlConfig& config) {
   config_ = config;
 }
 
-double RateController::per_frame_bytes() const {
-  return config_.bitrate / config_.framerate / 8.0;
-}
+double RateController::per_frame_bytes() const { return config_.bitrate / config_.framerate / 8.0; }
 
 RateController::FrameBudget RateController::next_budget() const {
   const double per_frame = per_frame_bytes();
@@ -58,16 +56,16 @@ RateController::FrameBudget RateController::next_budget() const {
     const double buffer = per_frame * config_.framerate * config_.buffer_seconds;
     // Saved credit never lets a frame exceed its budget plus one buffer.
     const double max_bytes = per_frame + std::clamp(buffer - debt_bytes_, 0.0, buffer);
-    const double target = std::clamp(per_frame - debt_bytes_ / kCbrRepayFrames, 0.25 * per_frame,
-                                     max_bytes);
+    const double target =
+        std::clamp(per_frame - debt_bytes_ / kCbrRepayFrames, 0.25 * per_frame, max_bytes);
     return {target, max_bytes};
   }
   const double target = std::max(0.25 * per_frame, per_frame - debt_bytes_ / config_.window_frames);
   double max_bytes = std::max(target, kAbrMaxFrameBudgets * per_frame);
   if (has_peak_rate()) {
     // What the peak-rate bucket can take this frame: one frame's drain plus its free space.
-    max_bytes = std::min(max_bytes, peak_drain_bytes() +
-                                        std::max(0.0, peak_bucket_bytes() - peak_fill_bytes_));
+    max_bytes = std::min(
+        max_bytes, peak_drain_bytes() + std::max(0.0, peak_bucket_bytes() - peak_fill_bytes_));
   }
   return {std::min(target, max_bytes), max_bytes};
 }

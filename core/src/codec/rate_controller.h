@@ -34,7 +34,7 @@ class RateController {
   double peak_bucket_bytes() const { return config_.max_bitrate * config_.buffer_seconds / 8.0; }
 
   NicRateControlConfig config_;
-  double debt_bytes_ = 0;  // sum of (size - per-frame budget), clamped to the buffer
+  double debt_bytes_ = 0;       // sum of (size - per-frame budget), clamped to the buffer
   double peak_fill_bytes_ = 0;  // ABR with a peak rate: content of the leaky bucket
 };
 

@@ -12,7 +12,8 @@ namespace {
 constexpr int32_t kMaxAbsUnits = 16 * kStepUnitsPerOctave;
 }  // namespace
 
-RateParameters::RateParameters(std::vector<int32_t> q_basic_units, std::vector<int32_t> anchor_units)
+RateParameters::RateParameters(std::vector<int32_t> q_basic_units,
+                               std::vector<int32_t> anchor_units)
     : q_basic_units_(std::move(q_basic_units)), anchor_units_(std::move(anchor_units)) {
   require(anchor_units_.size() >= 2, NIC_ERROR_MODEL, "rate parameters: need two anchors or more");
   for (int32_t u : q_basic_units_)
@@ -22,7 +23,7 @@ RateParameters::RateParameters(std::vector<int32_t> q_basic_units, std::vector<i
 }
 
 RateParameters::AnchorPosition RateParameters::anchor_position(uint16_t qp_fixed,
-                                                              size_t anchor_count) {
+                                                               size_t anchor_count) {
   require(qp_fixed <= kMaxQpFixed, NIC_ERROR_INVALID_ARGUMENT, "qp out of range");
   require(anchor_count >= 2, NIC_ERROR_MODEL, "rate parameters: need two anchors or more");
   // qp_fixed * (anchors - 1) / kMaxQpFixed = segment + offset / kMaxQpFixed.

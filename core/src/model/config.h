@@ -19,10 +19,10 @@ struct ModelConfig {
   std::string architecture = "nic-evc-2";
   // Channels after each stride-2 stage of the analysis (1/2, 1/4, 1/8 resolution).
   std::array<int, 3> widths = {64, 96, 128};
-  int latent_channels = 128;       // y, at 1/16
-  int hyper_channels = 64;         // z, at 1/64
-  int blocks_per_stage = 1;        // DepthConvBlocks after each stage
-  int scale_net_channels = 48;     // integer-exact scale network width
+  int latent_channels = 128;        // y, at 1/16
+  int hyper_channels = 64;          // z, at 1/64
+  int blocks_per_stage = 1;         // DepthConvBlocks after each stage
+  int scale_net_channels = 48;      // integer-exact scale network width
   int context_scale_channels = 32;  // width of the integer context networks (nic-evc-2)
   // nic-evc-2 only: false takes every step's scales from the hyperprior alone (for ablations).
   bool context_scales = true;
@@ -30,7 +30,8 @@ struct ModelConfig {
   // whose standard deviation follows the scale index; 2 is the Gaussian.
   double latent_distribution_shape = 2.0;
   // Rate anchors: the trained points qp = 0, 21, 42, 63 (lambda on 255^2 * MSE). EVC's lowest
-  // lambda, 0.0022, left the low-rate end at 0.19 bpp on the validation photos; 0.001 reaches lower.
+  // lambda, 0.0022, left the low-rate end at 0.19 bpp on the validation photos; 0.001 reaches
+  // lower.
   std::vector<double> anchor_lambdas = {0.027, 0.012, 0.005, 0.001};
 
   // True for architectures whose later coding steps take their scales from the earlier symbols.

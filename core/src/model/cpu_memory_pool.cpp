@@ -70,7 +70,8 @@ struct PoolAllocator final : c10::Allocator {
       std::lock_guard<std::mutex> lock(s.mutex);
       // Best fit among the free blocks up to twice the size: layers of one frame ask for many
       // different sizes, and exact matches alone would keep far more memory mapped.
-      for (auto it = s.free_blocks.lower_bound(size); it != s.free_blocks.end() && it->first <= 2 * size; ++it) {
+      for (auto it = s.free_blocks.lower_bound(size);
+           it != s.free_blocks.end() && it->first <= 2 * size; ++it) {
         if (it->second.empty()) continue;
         uint8_t* block = it->second.back();
         it->second.pop_back();

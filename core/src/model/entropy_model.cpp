@@ -19,10 +19,10 @@ FactorizedPriorImpl::FactorizedPriorImpl(int channels_) : channels(channels_) {
   for (int i = 0; i < kDensityLayers; ++i) {
     const int in = kFilterDims[i], out = kFilterDims[i + 1];
     const double init = std::log(std::expm1(1.0 / scale / out));
-    matrices.push_back(register_parameter("matrix" + std::to_string(i),
-                                          torch::full({channels, out, in}, init)));
-    biases.push_back(register_parameter("bias" + std::to_string(i),
-                                        torch::rand({channels, out, 1}) - 0.5));
+    matrices.push_back(
+        register_parameter("matrix" + std::to_string(i), torch::full({channels, out, in}, init)));
+    biases.push_back(
+        register_parameter("bias" + std::to_string(i), torch::rand({channels, out, 1}) - 0.5));
     if (i < kDensityLayers - 1) {
       factors.push_back(
           register_parameter("factor" + std::to_string(i), torch::zeros({channels, out, 1})));
@@ -55,7 +55,8 @@ std::vector<CdfTable> FactorizedPriorImpl::make_tables() {
   torch::NoGradGuard no_grad;
   const int64_t n = 2 * kTableSearchRange + 2;
   // Cumulative at k - 0.5 for k = -R .. R+1, per channel (in float64 on the CPU).
-  torch::Tensor points = torch::arange(-kTableSearchRange, kTableSearchRange + 2, torch::kFloat64) - 0.5;
+  torch::Tensor points =
+      torch::arange(-kTableSearchRange, kTableSearchRange + 2, torch::kFloat64) - 0.5;
   std::vector<torch::Tensor> saved_m, saved_b, saved_f;
   torch::Tensor logits = points.view({1, 1, n}).expand({channels, 1, n});
   for (int i = 0; i < kDensityLayers; ++i) {

@@ -20,7 +20,8 @@ ImageCodecModelImpl::ImageCodecModelImpl(const ModelConfig& c) : config(c) {
                                      torch::linspace(-1.0, -1.0 + 0.7 * (anchors - 1), anchors));
 }
 
-TrainOutput ImageCodecModelImpl::forward_train(const torch::Tensor& x, const torch::Tensor& anchor) {
+TrainOutput ImageCodecModelImpl::forward_train(const torch::Tensor& x,
+                                               const torch::Tensor& anchor) {
   const int64_t batch = x.size(0);
   torch::Tensor y = g_a(x);
   torch::Tensor z = h_a(y);
@@ -29,8 +30,8 @@ TrainOutput ImageCodecModelImpl::forward_train(const torch::Tensor& x, const tor
   torch::Tensor z_bits = bits_per_item(z_prior->likelihood(z_noisy));
 
   torch::Tensor features = h_s(z_hat);
-  torch::Tensor log2_step =
-      q_basic_log2.view({1, -1, 1, 1}) + q_anchor_log2.index_select(0, anchor).view({batch, 1, 1, 1});
+  torch::Tensor log2_step = q_basic_log2.view({1, -1, 1, 1}) +
+                            q_anchor_log2.index_select(0, anchor).view({batch, 1, 1, 1});
   torch::Tensor step = torch::exp2(log2_step);
   torch::Tensor index =
       torch::clamp(round_straight_through(scale_net(z_hat) - kScaleIndexStepsPerOctave * log2_step),

@@ -72,8 +72,9 @@ ScaleNetTrainableImpl::ScaleNetTrainableImpl(int in_channels, std::vector<Intege
   int in = in_channels;
   for (size_t i = 0; i < shapes.size(); ++i) {
     const int conv_out = shapes[i].out * shapes[i].shuffle * shapes[i].shuffle;
-    convs.push_back(register_module("conv" + std::to_string(i),
-                                    torch::nn::Conv2d(torch::nn::Conv2dOptions(in, conv_out, 3).padding(1))));
+    convs.push_back(
+        register_module("conv" + std::to_string(i),
+                        torch::nn::Conv2d(torch::nn::Conv2dOptions(in, conv_out, 3).padding(1))));
     in = shapes[i].out;
   }
   // Activations start with a step of 1/16 (range [0, 16)).
@@ -114,7 +115,8 @@ IntegerScaleNet ScaleNetTrainableImpl::export_integer() const {
     const double step_out =
         shapes[i].hidden ? std::exp2(activation_log2_steps[i].item<double>()) : 1.0;
     IntegerConvLayer layer;
-    layer.weight = torch::round(w / step_w.view({-1, 1, 1, 1})).clamp(-kWeightLevels, kWeightLevels);
+    layer.weight =
+        torch::round(w / step_w.view({-1, 1, 1, 1})).clamp(-kWeightLevels, kWeightLevels);
     layer.bias = torch::round(b / (step_w * step_in)).clamp(-(1 << 24), 1 << 24);
     // Rounded to float32 so that acc * multiplier is exact in float64.
     layer.multiplier = (step_w * step_in / step_out).to(torch::kFloat32).to(torch::kFloat64);

@@ -20,10 +20,10 @@
 namespace nic {
 
 struct IntegerConvLayer {
-  torch::Tensor weight;      // float64 [out, in, 3, 3], integer values in [-127, 127]
-  torch::Tensor bias;        // float64 [out], integer values
-  torch::Tensor multiplier;  // float64 [out], float32-representable
-  bool clamp_to_byte = true; // activation layers clamp to [0, 255]; the output layer does not
+  torch::Tensor weight;       // float64 [out, in, 3, 3], integer values in [-127, 127]
+  torch::Tensor bias;         // float64 [out], integer values
+  torch::Tensor multiplier;   // float64 [out], float32-representable
+  bool clamp_to_byte = true;  // activation layers clamp to [0, 255]; the output layer does not
   int pixel_shuffle = 1;
 };
 

@@ -230,7 +230,8 @@ torch::Tensor LatentCoding::scale_indices(int s, const torch::Tensor& base_index
 torch::Tensor LatentCoding::scale_index_map(const torch::Tensor& base_index,
                                             const torch::Tensor& symbols,
                                             const std::vector<IntegerScaleNet>& contexts) const {
-  const int64_t channels = base_index.size(1), height = base_index.size(2), width = base_index.size(3);
+  const int64_t channels = base_index.size(1), height = base_index.size(2),
+                width = base_index.size(3);
   torch::Tensor map = torch::empty_like(base_index);
   for (int s = 0; s < steps(); ++s) {
     const torch::Tensor positions =

@@ -105,7 +105,7 @@ class LatentCoding {
   torch::Tensor perturbed(const torch::Tensor& t) const { return perturb_ ? perturb_(t) : t; }
 
   bool quadtree_;
-  bool context_scales_;  // later steps' scales from the earlier symbols
+  bool context_scales_;          // later steps' scales from the earlier symbols
   mutable MeanPredictor means_;  // torch modules have no const forward
   Perturb perturb_;
 };

@@ -18,9 +18,14 @@ TensorBlob blob_from_tensor(const torch::Tensor& t) {
   torch::Tensor c = t.detach().to(torch::kCPU).contiguous();
   TensorBlob blob;
   switch (c.scalar_type()) {
-    case torch::kFloat32: blob.dtype = "F32"; break;
-    case torch::kInt32: blob.dtype = "I32"; break;
-    default: throw Error(NIC_ERROR_INTERNAL, "weights: unsupported tensor type for export");
+    case torch::kFloat32:
+      blob.dtype = "F32";
+      break;
+    case torch::kInt32:
+      blob.dtype = "I32";
+      break;
+    default:
+      throw Error(NIC_ERROR_INTERNAL, "weights: unsupported tensor type for export");
   }
   blob.shape.assign(c.sizes().begin(), c.sizes().end());
   const auto* p = static_cast<const uint8_t*>(c.data_ptr());
@@ -34,7 +39,8 @@ TensorBlob blob_from_ints(const std::vector<int32_t>& values) {
 
 class WeightsReader {
  public:
-  WeightsReader(const SafetensorsFile& file, std::string name) : file_(file), name_(std::move(name)) {}
+  WeightsReader(const SafetensorsFile& file, std::string name)
+      : file_(file), name_(std::move(name)) {}
 
   // The named tensor as a CPU tensor of the given type, with its shape checked when given.
   torch::Tensor tensor(const std::string& key, torch::ScalarType type,
@@ -131,8 +137,9 @@ IntegerScaleNet read_integer_net(const SafetensorsFile& file, const WeightsReade
 }
 
 std::vector<int32_t> to_units(const torch::Tensor& log2_values) {
-  torch::Tensor u = torch::round(log2_values.detach().to(torch::kCPU, torch::kFloat64) * kStepUnitsPerOctave)
-                        .to(torch::kInt32);
+  torch::Tensor u =
+      torch::round(log2_values.detach().to(torch::kCPU, torch::kFloat64) * kStepUnitsPerOctave)
+          .to(torch::kInt32);
   return std::vector<int32_t>(u.data_ptr<int32_t>(), u.data_ptr<int32_t>() + u.numel());
 }
 
@@ -210,16 +217,17 @@ CodecWeights load_weights_from_memory(const std::vector<uint8_t>& bytes, torch::
           NIC_ERROR_MODEL, name + ": rate parameters do not match the config");
   w.z_tables = reader.tables("codec.z_tables");
   w.y_tables = reader.tables("codec.y_tables");
-  require(int(w.z_tables.size()) == w.config.hyper_channels &&
-              int(w.y_tables.size()) == kScaleLevels,
-          NIC_ERROR_MODEL, name + ": entropy tables do not match the config");
+  require(
+      int(w.z_tables.size()) == w.config.hyper_channels && int(w.y_tables.size()) == kScaleLevels,
+      NIC_ERROR_MODEL, name + ": entropy tables do not match the config");
   return w;
 }
 
 CodecWeights load_weights(const std::string& path, torch::Device device) {
   std::ifstream in(path, std::ios::binary);
   require(bool(in), NIC_ERROR_MODEL, "cannot open model file '" + path + "'");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
   return load_weights_from_memory(bytes, device, path);
 }
 

@@ -27,13 +27,13 @@ void save_weights(const std::string& path, ImageCodecModel& model,
 // What the codec needs, loaded from a weights file.
 struct CodecWeights {
   ModelConfig config;
-  ImageCodecModel model{nullptr};  // float parts, in eval mode
-  IntegerScaleNet scale_net;       // hyperprior -> scale index
+  ImageCodecModel model{nullptr};               // float parts, in eval mode
+  IntegerScaleNet scale_net;                    // hyperprior -> scale index
   std::vector<IntegerScaleNet> context_scales;  // steps 2.. of nic-evc-2
-  std::vector<CdfTable> z_tables;  // one per z channel
-  std::vector<CdfTable> y_tables;  // one per scale index
-  std::vector<int32_t> q_basic_units;   // per channel, 1/256 octave
-  std::vector<int32_t> anchor_units;    // per rate anchor, 1/256 octave
+  std::vector<CdfTable> z_tables;               // one per z channel
+  std::vector<CdfTable> y_tables;               // one per scale index
+  std::vector<int32_t> q_basic_units;           // per channel, 1/256 octave
+  std::vector<int32_t> anchor_units;            // per rate anchor, 1/256 octave
   std::map<std::string, std::string> metadata;
   uint64_t fingerprint = 0;  // of the file's bytes
 };
