@@ -10,6 +10,7 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   dpkg-dev nasm patch xz-utils make
+  clang-format clang-tidy
   libgoogle-perftools-dev
   # A fast BLAS for LibTorch's float64 products (the integer-exact scale and context networks);
   # Debian's default libblas3 is the slow reference implementation.
