@@ -2,7 +2,7 @@
 # The nic CLI as a user runs it: round trips, info, multi-frame streams, and every error path
 # (non-zero exit status with a message, never a crash).
 # usage: test_cli.sh NIC_BINARY MODEL SAMPLE_PNG
-set -u
+set -u -o pipefail
 nic=$1 model=$2 sample=$3
 . "$(dirname "$0")/../checks.sh"
 
@@ -40,7 +40,8 @@ expect_fail "damaged frame in a stream" "skipped" "$nic" decode "$tmp/damaged.ni
 [ -f "$tmp/d00.png" ] && [ -f "$tmp/d01.png" ] && [ ! -f "$tmp/d02.png" ] && ok || bad "the 2 good frames around the damaged one"
 "$nic" decode "$tmp/b.nic" -o "$tmp/b.png" >/dev/null
 cmp -s "$tmp/d01.png" "$tmp/b.png" && ok || bad "the frame after the damage differs from its own decode"
-"$nic" info "$tmp/damaged.nic" 2>/dev/null | grep -c "^frame" | grep -qx 2 && ok || bad "info lists the 2 good frames"
+"$nic" info "$tmp/damaged.nic" >"$tmp/dinfo" 2>/dev/null  # status 1: the damage
+grep -c "^frame" "$tmp/dinfo" | grep -qx 2 && ok || bad "info lists the 2 good frames: $(cat "$tmp/dinfo")"
 
 # Target size: the chosen qp gives the largest frame not over the target, within 3% of it.
 "$nic" encode "$sample" -o "$tmp/q0.nic" --qp 0 >/dev/null

@@ -10,7 +10,8 @@
 #   NIC_TEST_DATA     a directory of PNG photos (../shared/data/valid); testsrc2 if absent
 #   NIC_TEST_TMP      where the scratch directories go (default /tmp)
 #   NIC_FFMPEG_MIN_PSNR  lowest PSNR (dB) a decoded frame may have against its source
-#                        (default 0: the tests' model is random; raise it for a trained model)
+#                        (default 0, for the random test model; the containers test runs the
+#                        shipped model with a floor of 22)
 #   NIC_TEST_KEEP=1   keep the scratch directory
 set -euo pipefail
 
