@@ -153,6 +153,36 @@ TEST(CApiContext, ReportsModelAndDeviceProblems) {
   EXPECT_EQ(nic_context_create(&o, nullptr), NIC_ERROR_INVALID_ARGUMENT);
 }
 
+TEST_F(CApi, PixelLimitRefusesLargerFrames) {
+  const std::vector<uint8_t> rgb = synthetic_image(48, 32);
+  const std::vector<uint8_t> frame = encode(ctx(), rgb, 48, 32, 20);
+  ASSERT_FALSE(frame.empty()) << nic_last_error();
+  const std::string model = test_model_path();
+  NicOptions o;
+  nic_options_init(&o);
+  EXPECT_EQ(o.max_pixels, 0u);
+  o.model_path = model.c_str();
+  o.max_pixels = 48 * 32 - 1;
+  NicContext* small = nullptr;
+  ASSERT_EQ(nic_context_create(&o, &small), NIC_OK) << nic_last_error();
+  std::vector<uint8_t> out(rgb.size());
+  EXPECT_EQ(
+      nic_decode_rgb(small, frame.data(), frame.size(), out.data(), 48 * 3, out.size(), nullptr),
+      NIC_ERROR_LIMIT);
+  EXPECT_NE(std::string(nic_last_error()).find("1536 pixels"), std::string::npos)
+      << nic_last_error();
+  NicBuffer buf{};
+  EXPECT_EQ(nic_encode_rgb(small, rgb.data(), 48, 32, 48 * 3, 20, &buf), NIC_ERROR_LIMIT);
+  // Exactly at the limit is fine.
+  EXPECT_EQ(nic_encode_rgb(small, rgb.data(), 47, 32, 48 * 3, 20, &buf), NIC_OK)
+      << nic_last_error();
+  nic_buffer_free(&buf);
+  nic_context_destroy(small);
+  o.max_pixels = uint64_t(NIC_MAX_PIXELS) + 1;
+  EXPECT_EQ(nic_context_create(&o, &small), NIC_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(nic_status_string(NIC_ERROR_LIMIT), "frame over the pixel limit");
+}
+
 TEST_F(CApi, ScanFrameResynchronises) {
   const std::vector<uint8_t> rgb = synthetic_image(48, 32);
   const std::vector<uint8_t> frame = encode(ctx(), rgb, 48, 32, 20);

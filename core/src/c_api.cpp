@@ -134,6 +134,8 @@ const char* nic_status_string(NicStatus status) {
       return "out of memory";
     case NIC_ERROR_INTERNAL:
       return "internal error";
+    case NIC_ERROR_LIMIT:
+      return "frame over the pixel limit";
   }
   return "unknown status";
 }
@@ -148,6 +150,7 @@ void nic_options_init(NicOptions* options) {
   options->device = "cpu";
   options->threads = 0;
   options->effort = NIC_EFFORT_DEFAULT;
+  options->max_pixels = 0;
 }
 
 const char* nic_default_model_path(void) {
@@ -168,6 +171,7 @@ NicStatus nic_context_create(const NicOptions* options, NicContext** out_context
     fo.device = o.device ? o.device : "cpu";
     fo.threads = o.threads;
     fo.effort = o.effort;
+    fo.max_pixels = o.max_pixels;
     auto context = std::make_unique<NicContext>();
     context->codec = std::make_unique<nic::FrameCodec>(fo);
     char hex[17];

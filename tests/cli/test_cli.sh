@@ -89,6 +89,9 @@ expect_fail "effort not an integer" "1..9" "$nic" encode "$sample" -o "$tmp/x.ni
 expect_fail "unknown option" "unknown option" "$nic" encode "$sample" -o "$tmp/x.nic" --fast
 expect_fail "unknown command" "unknown command" "$nic" transcode "$sample"
 expect_fail "missing CUDA device" "CUDA" "$nic" encode "$sample" -o "$tmp/x.nic" --device cuda:99
+expect_fail "frame over --max-pixels" "pixel limit" "$nic" decode "$tmp/a.nic" -o "$tmp/x.png" --max-pixels 1000
+expect_fail "encode over --max-pixels" "pixel limit" "$nic" encode "$sample" -o "$tmp/x.nic" --max-pixels 1000
+expect_fail "--max-pixels 0" "max-pixels" "$nic" decode "$tmp/a.nic" -o "$tmp/x.png" --max-pixels 0
 expect_fail "missing model" "model" "$nic" encode "$sample" -o "$tmp/x.nic" --model "$tmp/none.safetensors"
 printf 'not a png at all' >"$tmp/fake.png"
 expect_fail "not a PNG" "png" "$nic" encode "$tmp/fake.png" -o "$tmp/x.nic"

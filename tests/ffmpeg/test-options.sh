@@ -115,6 +115,13 @@ must_fail "-device cuda:7" "cuda"
 note "-effort 10 is refused"
 must_fail "-effort 10" "effort"
 
+note "-max_pixels below the frame's size: the encoder and the decoder refuse it"
+must_fail "-max_pixels 100" "invalid|pixel"
+rc=0
+"$FFMPEG" -nostdin -hide_banner -loglevel error -max_pixels 100 -i q_1.nic -f null - > log.txt 2>&1 || rc=$?
+sed 's/^/   | /' log.txt | head -n 3
+[ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] || fail "decoding with -max_pixels 100 exited with $rc"
+
 note "decoder options: -threads, -model"
 ff -threads 1 -model "$NIC_MODEL" -i q_1.nic -fps_mode passthrough -f framemd5 dec.raw
 [ "$(grep -vc '^#' dec.raw)" -eq 4 ] || fail "decoded $(grep -vc '^#' dec.raw) frames"

@@ -30,7 +30,7 @@ using UsageError = nic::tools::ToolError;
 const char* kUsage =
     "usage:\n"
     "  nic encode IN.png -o OUT.nic [--qp Q | --target-bytes N | --target-bpp X]\n"
-    "             [--effort E] [--model PATH] [--device D] [--threads N]\n"
+    "             [--effort E] [--model PATH] [--device D] [--threads N] [--max-pixels N]\n"
     "  nic encode-seq IN... -o OUT.nic [--rc cqp|cbr|vbr] [--qp Q] [--bitrate KBIT/S] [--fps F]\n"
     "             [--buffer SECONDS] [--window FRAMES] [--max-bitrate KBIT/S]\n"
     "             [--min-qp Q] [--max-qp Q] [--effort E]\n"
@@ -38,7 +38,7 @@ const char* kUsage =
     "        --max-bitrate with a --buffer of that many seconds at the peak rate)\n"
     "       (IN: PNG files, a folder of PNGs, or a pattern such as frames/%04d.png;\n"
     "        writes a raw .nic stream and prints each frame's qp and size)\n"
-    "  nic decode IN.nic -o OUT.png [--model PATH] [--device D] [--threads N]\n"
+    "  nic decode IN.nic -o OUT.png [--model PATH] [--device D] [--threads N] [--max-pixels N]\n"
     "       (a stream of several frames needs a pattern such as out%04d.png)\n"
     "  nic info IN.nic\n"
     "  nic psnr A.png B.png\n"
@@ -58,6 +58,7 @@ struct Arguments {
   float min_qp = NIC_QP_MIN, max_qp = NIC_QP_MAX;
   std::string model, device = "cpu";
   int threads = 0;
+  uint64_t max_pixels = 0;  // 0: the library's limit
   int effort = NIC_EFFORT_DEFAULT;
 };
 
@@ -99,6 +100,8 @@ Arguments parse_arguments(int argc, char** argv, int first) {
       a.model = value();
     else if (arg == "--device")
       a.device = value();
+    else if (arg == "--max-pixels")
+      a.max_pixels = uint64_t(parse_integer(arg, value(), 1, int64_t(NIC_MAX_PIXELS)));
     else if (arg == "--threads")
       a.threads = int(parse_integer(arg, value(), 0, 256));
     else if (arg == "--effort")
@@ -132,6 +135,7 @@ class Context {
     o.model_path = a.model.empty() ? nullptr : a.model.c_str();
     o.device = a.device.c_str();
     o.threads = a.threads;
+    o.max_pixels = a.max_pixels;
     o.effort = a.effort;
     check(nic_context_create(&o, &context_), "loading the model");
   }

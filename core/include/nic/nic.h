@@ -41,7 +41,8 @@ typedef enum NicStatus {
   NIC_ERROR_MODEL_MISMATCH = 7,   /* the frame was encoded with another model */
   NIC_ERROR_UNSUPPORTED = 8,      /* a valid stream feature this build does not support */
   NIC_ERROR_OUT_OF_MEMORY = 9,
-  NIC_ERROR_INTERNAL = 10
+  NIC_ERROR_INTERNAL = 10,
+  NIC_ERROR_LIMIT = 11 /* the frame is larger than the context's max_pixels */
 } NicStatus;
 
 /* A short name for a status ("corrupt stream", ...). Never NULL. */
@@ -64,6 +65,10 @@ typedef struct NicOptions {
                              call on the calling thread: LibTorch's process-wide count and
                              other contexts are left as they are */
   int effort;             /* encoder effort, NIC_EFFORT_MIN .. NIC_EFFORT_MAX */
+  uint64_t max_pixels;    /* largest frame (width * height) the context encodes or decodes; 0 =
+                             NIC_MAX_PIXELS. A larger frame fails with NIC_ERROR_LIMIT before any
+                             of its memory is allocated (a host's bound on what a stream from a
+                             stranger may cost, as dav1d's frame_size_limit) */
 } NicOptions;
 
 /* Fills *options with the defaults. */

@@ -98,6 +98,17 @@ struct FrameCodec::Impl {
   RateParameters rate;
   int threads = 1;
   int refinement_iterations = 0;  // of the encoder effort
+  uint64_t max_pixels = NIC_MAX_PIXELS;
+
+  // Refuses a frame over the pixel limit before anything of its size is allocated.
+  void check_pixel_limit(uint32_t width, uint32_t height, const char* what) const {
+    const uint64_t pixels = uint64_t(width) * height;
+    if (pixels > max_pixels)
+      throw Error(NIC_ERROR_LIMIT, std::string(what) + ": " + std::to_string(width) + "x" +
+                                       std::to_string(height) + " = " + std::to_string(pixels) +
+                                       " pixels, over this context's limit of " +
+                                       std::to_string(max_pixels));
+  }
   double perturbation = 0.0;
 
   torch::Tensor perturb(const torch::Tensor& t) const {
@@ -168,6 +179,9 @@ FrameCodec::FrameCodec(const FrameCodecOptions& options) : impl_(std::make_uniqu
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   impl_->threads = options.threads > 0 ? options.threads : int(cores);
   impl_->refinement_iterations = refinement_iterations(options.effort);
+  require(options.max_pixels <= NIC_MAX_PIXELS, NIC_ERROR_INVALID_ARGUMENT,
+          "max_pixels is above NIC_MAX_PIXELS (16384 * 16384)");
+  if (options.max_pixels > 0) impl_->max_pixels = options.max_pixels;
   IntraOpThreads scope(impl_->threads);
   impl_->weights = load_weights(options.model_path, impl_->device);
   impl_->rate = RateParameters(impl_->weights.q_basic_units, impl_->weights.anchor_units);
@@ -189,6 +203,7 @@ std::shared_ptr<const FrameAnalysis> FrameCodec::analyze(const uint8_t* rgb, uin
               " is outside 1x1 .. 16384x16384");
   require(stride >= size_t(width) * 3, NIC_ERROR_INVALID_ARGUMENT,
           "encode: stride is smaller than width * 3");
+  impl_->check_pixel_limit(width, height, "encode");
   c10::InferenceMode guard;
   ImageCodecModel& m = impl_->weights.model;
   auto a = std::make_shared<FrameAnalysis>();
@@ -384,6 +399,7 @@ ParsedLatents FrameCodec::Impl::parse(const uint8_t* data, size_t size) {
   require(data != nullptr, NIC_ERROR_INVALID_ARGUMENT, "decode: no data");
   ParsedFrame frame = parse_frame(data, size);
   const FrameHeader& h = frame.header;
+  check_pixel_limit(h.width, h.height, "decode");
   const CodecWeights& w = impl.weights;
   if (h.model_fingerprint != w.fingerprint) {
     char msg[160];

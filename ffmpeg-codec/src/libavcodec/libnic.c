@@ -36,6 +36,7 @@ int ff_libnic_averror(NicStatus status)
     case NIC_ERROR_MODEL_MISMATCH:   return AVERROR_INVALIDDATA;
     case NIC_ERROR_UNSUPPORTED:      return AVERROR_PATCHWELCOME;
     case NIC_ERROR_OUT_OF_MEMORY:    return AVERROR(ENOMEM);
+    case NIC_ERROR_LIMIT:            return AVERROR(EINVAL); /* as av_image_check_size2 */
     default:                         return AVERROR_EXTERNAL;
     }
 }
@@ -63,6 +64,9 @@ int ff_libnic_open(AVCodecContext *avctx, const char *model_path, const char *de
         options.device = device;
     options.threads = avctx->thread_count > 0 ? avctx->thread_count : 0;
     options.effort = effort;
+    /* -max_pixels (default INT_MAX) bounds libnic too, not only FFmpeg's own buffers. */
+    if (avctx->max_pixels > 0)
+        options.max_pixels = FFMIN((uint64_t)avctx->max_pixels, (uint64_t)NIC_MAX_PIXELS);
 
     model = options.model_path ? options.model_path : nic_default_model_path();
     status = nic_context_create(&options, out);
