@@ -11,10 +11,16 @@
 #       GPU tests (frames crossing between CPU and GPU, refined frames) and the ffmpeg speed bench
 #       on the GPU and on the CPU, and prints one table, also written to $OUT/gpu-check.txt.
 #       Without a GPU (here, say) the tests fail rather than skip: NIC_EXPECT_GPU=1.
+#   scripts/gpu-check.sh train MINUTES
+#       There, with the device minutes left after `run`: nic-train --device cuda from the shipped
+#       weights on the training photos gathered by `prepare` (a fixed subset that fits the
+#       carry), for MINUTES, then exports the moving average into $OUT in 15 MB parts. Here:
+#       cat nic-gpu.safetensors.part-* > W.safetensors, then compare W with bench/rd.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 carry=.gpu-check
 photo_name=wiki_043.png
+train_budget_mb=26  # of training photos to carry: the tree (with a 23 MB model), binaries take 35 of the 64
 
 prepare() {
   local data="${NIC_DATA_DIR:-../shared/data}"
@@ -23,13 +29,24 @@ prepare() {
   ninja -C build >/dev/null
   rm -rf "$carry"
   mkdir -p "$carry/bin" "$carry/lib" "$carry/data"
-  cp build/tools/nic build/tests/gpu-tests build/ffmpeg-codec/prefix/bin/ffmpeg "$carry/bin/"
+  cp build/tools/nic build/tests/gpu-tests build/ffmpeg-codec/prefix/bin/ffmpeg build/train/nic-train \
+    "$carry/bin/"
   cp -L build/core/libnic.so.0 "$carry/lib/"
   # The libraries outside LibTorch and the C/C++ runtime, which the GPU machine's image may lack.
   ldd "$carry"/bin/* "$carry"/lib/* | awk '/=> \// { print $3 }' | sort -u \
     | grep -vE '/opt/nic/libtorch|/libnic\.so|/lib(c|m|dl|rt|pthread|util|gcc_s|stdc\+\+|z)\.so' \
     | while read -r lib; do cp -L "$lib" "$carry/lib/"; done
   cp "$data/valid/$photo_name" "$carry/data/"
+  # A fixed, shuffled subset of the training photos, as many as the budget holds.
+  mkdir -p "$carry/data/train"
+  local used=0 size
+  while read -r f; do
+    size=$(stat -c %s "$f")
+    [ $((used + size)) -le $((train_budget_mb << 20)) ] || continue
+    cp "$f" "$carry/data/train/"
+    used=$((used + size))
+  done < <(ls "$data"/train/*.png | shuf --random-source=<(yes nic))
+  echo "training photos: $(ls "$carry/data/train" | wc -l) ($((used >> 20)) MB)"
   cp bench/ffmpeg-fps.sh "$carry/"
   echo "prepared $carry ($(du -sh "$carry" | cut -f1)): $(ls "$carry/lib" | tr '\n' ' ')"
   echo 'now: device run, command "bash scripts/gpu-check.sh run", carry [".gpu-check"]'
@@ -66,8 +83,31 @@ run() {
   } 2>&1 | tee "$report"
 }
 
+train() {
+  local minutes=${1:?train needs MINUTES}
+  [ -x "$carry/bin/nic-train" ] || { echo "no $carry/bin/nic-train: run prepare and carry $carry" >&2; exit 1; }
+  local out="${OUT:-/tmp/gpu-check-out}" run_dir=/tmp/nic-gpu-run
+  mkdir -p "$out"
+  local torch_lib
+  torch_lib="$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))' 2>/dev/null \
+    || echo /opt/nic/libtorch/torch/lib)"
+  export LD_LIBRARY_PATH="$PWD/$carry/lib:$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  local device=cuda
+  [ -e /dev/nvidiactl ] || device=cpu  # a rehearsal here
+  # The model card's recipe with a larger batch; the run stops at the time limit (SIGTERM
+  # checkpoints first) and the moving average is exported.
+  timeout --signal=TERM "$((minutes * 60))" "$carry/bin/nic-train" --run "$run_dir" \
+    --init-from models/nic-default.safetensors --device "$device" --threads "$(nproc)" \
+    --data "$carry/data/train" --steps 100000000 --crop 256 --batch 16 --lr 1e-4 \
+    --warmup-steps 200 --log-every 50 --validate-every 0 2>&1 | tee "$out/gpu-train.log" | tail -n 5 || true
+  "$carry/bin/nic-train" --run "$run_dir" --export "$run_dir/nic-gpu.safetensors" >/dev/null
+  split -b 15m -d "$run_dir/nic-gpu.safetensors" "$out/nic-gpu.safetensors.part-"
+  ls -l "$out"
+}
+
 case "${1:-}" in
   prepare) prepare ;;
   run) run ;;
-  *) echo "usage: scripts/gpu-check.sh prepare|run (see the comment at its top)" >&2; exit 2 ;;
+  train) train "${2:-}" ;;
+  *) echo "usage: scripts/gpu-check.sh prepare|run|train MINUTES (see the comment at its top)" >&2; exit 2 ;;
 esac
