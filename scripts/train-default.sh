@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Continues training the default model in the background: resumes RUN's checkpoint if it has one,
-# else starts RUN from INIT (default: ../shared/checkpoints/nic-evc-1-step89923.safetensors when it
-# is there, else the shipped models/nic-default.safetensors) in the nic-evc-2 architecture with
-# the seven rate anchors of the model card, with an lr warmup for the fresh Adam state. Logs to
+# else starts RUN from INIT (default: the shipped models/nic-default.safetensors once it is a
+# nic-evc-2 model, else ../shared/checkpoints/nic-evc-1-step89923.safetensors) in the nic-evc-2
+# architecture with the seven rate anchors of the model card, with an lr warmup for the fresh
+# Adam state. Logs to
 # RUN/train.log (nic-train's own) and RUN/console.log.
 # usage: [INIT=weights.safetensors] scripts/train-default.sh [RUN_DIR] [TARGET_STEP] [extra nic-train options...]
 #   follow: tail -f RUN_DIR/train.log     stop (checkpoints first): pkill -TERM -f nic-train
@@ -13,7 +14,12 @@ run=${1:-/work/runs/v2}
 steps=${2:-400000}
 shift $(( $# < 2 ? $# : 2 ))
 shared_init=../shared/checkpoints/nic-evc-1-step89923.safetensors
-init=${INIT:-$( [ -f "$shared_init" ] && echo "$shared_init" || echo models/nic-default.safetensors )}
+shipped=models/nic-default.safetensors
+if head -c 8192 "$shipped" | grep -aq 'nic-evc-2' || [ ! -f "$shared_init" ]; then
+  init=${INIT:-$shipped}
+else
+  init=${INIT:-$shared_init}
+fi
 [ -x build/train/nic-train ] || { [ -d build ] || meson setup build >/dev/null; ninja -C build train/nic-train; }
 mkdir -p "$run"
 # The trainer runs from a copy in the run folder, so that rebuilding the tree cannot touch it.
