@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 [ -d build ] || meson setup build >/dev/null
 ninja -C build
 
-samples=${NIC_SAMPLES:-../shared/data/valid}
+samples=${NIC_SAMPLES:-${NIC_DATA_DIR:-../shared/data}/valid}
 qp=${NIC_QP:-24}
 out=build/main-job
 mkdir -p "$out"
