@@ -52,15 +52,19 @@ prepare() {
   echo 'now: device run, command "bash scripts/gpu-check.sh run", carry [".gpu-check"]'
 }
 
+# The GPU machine's PyTorch LibTorch (here: install-deps.sh's), after the carried libraries.
+use_machine_libtorch() {
+  torch_lib="$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))' 2>/dev/null \
+    || echo /opt/nic/libtorch/torch/lib)"
+  export LD_LIBRARY_PATH="$PWD/$carry/lib:$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+}
+
 run() {
   [ -x "$carry/bin/nic" ] || { echo "no $carry/bin/nic: run 'scripts/gpu-check.sh prepare' first and carry $carry" >&2; exit 1; }
   local out="${OUT:-/tmp/gpu-check-out}"
   mkdir -p "$out"
   local report="$out/gpu-check.txt"
-  local torch_lib
-  torch_lib="$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))' 2>/dev/null \
-    || echo /opt/nic/libtorch/torch/lib)"
-  export LD_LIBRARY_PATH="$PWD/$carry/lib:$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  use_machine_libtorch
   export NIC_DEFAULT_MODEL_FILE="$PWD/models/nic-default.safetensors" NIC_MODEL="$PWD/models/nic-default.safetensors"
   export NIC_SAMPLE_IMAGE="$PWD/$carry/data/$photo_name" NIC_EXPECT_GPU=1
   {
@@ -88,10 +92,7 @@ train() {
   [ -x "$carry/bin/nic-train" ] || { echo "no $carry/bin/nic-train: run prepare and carry $carry" >&2; exit 1; }
   local out="${OUT:-/tmp/gpu-check-out}" run_dir=/tmp/nic-gpu-run
   mkdir -p "$out"
-  local torch_lib
-  torch_lib="$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))' 2>/dev/null \
-    || echo /opt/nic/libtorch/torch/lib)"
-  export LD_LIBRARY_PATH="$PWD/$carry/lib:$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  use_machine_libtorch
   local device=cuda
   [ -e /dev/nvidiactl ] || device=cpu  # a rehearsal here
   # The model card's recipe with a larger batch; the run stops at the time limit (SIGTERM
