@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
       else if (arg == "--batch")
         opt.batch = int(integer(1, 4096));
       else if (arg == "--crop")
-        opt.crop = int(integer(64, 8192));
+        opt.crop = int(integer(nic::ModelConfig::kPadMultiple, 8192));
       else if (arg == "--lr")
         opt.lr = number();
       else if (arg == "--lr-decay-at")
@@ -151,9 +151,11 @@ int main(int argc, char** argv) {
       else
         throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "unknown option " + arg + " (see --help)");
     }
-    if (opt.batch < 1 || opt.crop < 64 || opt.crop % 64 || opt.threads < 1)
-      throw nic::Error(NIC_ERROR_INVALID_ARGUMENT,
-                       "--batch must be >= 1, --crop a multiple of 64, --threads >= 1");
+    constexpr int kCropMultiple = nic::ModelConfig::kPadMultiple;
+    if (opt.batch < 1 || opt.crop < kCropMultiple || opt.crop % kCropMultiple || opt.threads < 1)
+      throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "--batch must be >= 1, --crop a multiple of " +
+                                                       std::to_string(kCropMultiple) +
+                                                       ", --threads >= 1");
     if (opt.ema_decay < 0 || opt.ema_decay >= 1)
       throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "--ema-decay must be in [0, 1)");
     nic::Trainer trainer(opt);

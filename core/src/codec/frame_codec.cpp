@@ -216,7 +216,7 @@ std::shared_ptr<const FrameAnalysis> FrameCodec::analyze(const uint8_t* rgb, uin
   a->y_shape = {a->y.size(1), a->y.size(2), a->y.size(3)};
   a->z_shape = {z.size(1), z.size(2), z.size(3)};
   a->scale_index = impl_->weights.scale_net.forward(a->z_hat);
-  a->features = impl_->perturb(m->h_s(a->z_hat));
+  a->features = impl_->perturb(m->hyper_mean_synthesis(a->z_hat));
   a->hyper_means = impl_->coding().hyper_means(a->features);
   if (impl_->refinement_iterations > 0) a->image = x;
   return a;
@@ -418,10 +418,10 @@ ParsedLatents FrameCodec::Impl::parse(const uint8_t* data, size_t size) {
   ParsedLatents p;
   p.header = h;
   const int64_t ph = padded(h.height), pw = padded(h.width);
-  p.y_shape = {w.config.latent_channels, ph / LatentCoding::kLatentDownscale,
-               pw / LatentCoding::kLatentDownscale};
-  p.z_shape = {w.config.hyper_channels, ph / LatentCoding::kHyperDownscale,
-               pw / LatentCoding::kHyperDownscale};
+  p.y_shape = {w.config.latent_channels, ph / ModelConfig::kLatentDownscale,
+               pw / ModelConfig::kLatentDownscale};
+  p.z_shape = {w.config.hyper_channels, ph / ModelConfig::kHyperDownscale,
+               pw / ModelConfig::kHyperDownscale};
 
   std::vector<int32_t> z(p.z_shape.size());
   {
@@ -482,7 +482,7 @@ FrameHeader FrameCodec::decode(const uint8_t* data, size_t size, uint8_t* rgb, s
   c10::InferenceMode guard;
   ImageCodecModel& m = impl_->weights.model;
   const LatentCoding coding = impl_->coding();
-  torch::Tensor features = impl_->perturb(m->h_s(p.z_hat));
+  torch::Tensor features = impl_->perturb(m->hyper_mean_synthesis(p.z_hat));
   torch::Tensor y_hat =
       coding.reconstruct(p.y_symbols, features, coding.hyper_means(features), p.step);
   torch::Tensor x = impl_->perturb(m->g_s(y_hat));

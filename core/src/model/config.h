@@ -40,8 +40,11 @@ struct ModelConfig {
   // The bitstream version of the frames this model writes.
   int bitstream_version() const { return context_coding() ? 2 : 1; }
 
-  // Spatial size the input is padded to a multiple of (z is at 1/64).
-  static constexpr int kPadMultiple = 64;
+  // The transforms' strides: y is at 1/16 of the padded image, z at 1/64. Frames are padded to a
+  // multiple of the coarser, so that both latents have whole sizes.
+  static constexpr int kLatentDownscale = 16;
+  static constexpr int kHyperDownscale = 64;
+  static constexpr int kPadMultiple = kHyperDownscale;
 
   std::string to_json() const;
   static ModelConfig from_json(const std::string& text);  // throws Error(NIC_ERROR_MODEL)

@@ -6,7 +6,9 @@ ImageCodecModelImpl::ImageCodecModelImpl(const ModelConfig& c) : config(c) {
   g_a = register_module("g_a", AnalysisTransform(c));
   g_s = register_module("g_s", SynthesisTransform(c));
   h_a = register_module("h_a", HyperAnalysis(c));
-  h_s = register_module("h_s", HyperMeanSynthesis(c));
+  // Weight files name it h_s, the usual name of a hyperprior's synthesis; here it feeds only the
+  // means (the scales come from the integer networks).
+  hyper_mean_synthesis = register_module("h_s", HyperMeanSynthesis(c));
   means = register_module("means", MeanPredictor(c));
   scale_net = register_module("scale_net", make_hyper_scale_net(c));
   context_scales = make_context_scale_nets(c);
@@ -29,7 +31,7 @@ TrainOutput ImageCodecModelImpl::forward_train(const torch::Tensor& x,
   torch::Tensor z_hat = round_straight_through(z);
   torch::Tensor z_bits = bits_per_item(z_prior->likelihood(z_noisy));
 
-  torch::Tensor features = h_s(z_hat);
+  torch::Tensor features = hyper_mean_synthesis(z_hat);
   torch::Tensor log2_step = q_basic_log2.view({1, -1, 1, 1}) +
                             q_anchor_log2.index_select(0, anchor).view({batch, 1, 1, 1});
   torch::Tensor step = torch::exp2(log2_step);

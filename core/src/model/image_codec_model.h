@@ -29,7 +29,7 @@ struct ImageCodecModelImpl : torch::nn::Module {
   AnalysisTransform g_a{nullptr};
   SynthesisTransform g_s{nullptr};
   HyperAnalysis h_a{nullptr};
-  HyperMeanSynthesis h_s{nullptr};
+  HyperMeanSynthesis hyper_mean_synthesis{nullptr};
   MeanPredictor means{nullptr};
   ScaleNetTrainable scale_net{nullptr};
   std::vector<ScaleNetTrainable> context_scales;  // steps 2.. of nic-evc-2

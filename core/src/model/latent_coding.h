@@ -30,8 +30,6 @@ namespace nic {
 class LatentCoding {
  public:
   static constexpr int kChannelGroups = 2;
-  static constexpr int kLatentDownscale = 16;  // y is at 1/16 of the (padded) image
-  static constexpr int kHyperDownscale = 64;   // z is at 1/64
 
   // Stand-in for another device's float rounding, applied to every float network's output
   // (the determinism tests); identity when empty.
