@@ -284,10 +284,17 @@ QuantizedLatents FrameCodec::Impl::best_symbols(const FrameAnalysis& a, uint16_t
   return better.loss < single.loss ? std::move(better.symbols) : std::move(single.symbols);
 }
 
-std::vector<uint8_t> FrameCodec::encode(const FrameAnalysis& analysis, float qp) {
+std::vector<uint8_t> FrameCodec::encode(const FrameAnalysis& analysis, float qp,
+                                        std::vector<int32_t>* coded_symbols) {
   IntraOpThreads scope(impl_->threads);
   const uint16_t qp_fixed = FrameHeader::qp_to_fixed(qp);
-  return impl_->write(analysis, impl_->best_symbols(analysis, qp_fixed), qp_fixed);
+  const QuantizedLatents q = impl_->best_symbols(analysis, qp_fixed);
+  if (coded_symbols) {
+    *coded_symbols = q.z_symbols;
+    for (const std::vector<int32_t>& step : q.y_symbols)
+      coded_symbols->insert(coded_symbols->end(), step.begin(), step.end());
+  }
+  return impl_->write(analysis, q, qp_fixed);
 }
 
 std::vector<uint8_t> FrameCodec::Impl::write(const FrameAnalysis& a, const QuantizedLatents& q,

@@ -39,7 +39,10 @@ class FrameCodec {
   std::shared_ptr<const FrameAnalysis> analyze(const uint8_t* rgb, uint32_t width, uint32_t height,
                                                size_t stride);
   // At effort 2 and above, the latents are refined for qp first (codec/latent_refinement.h).
-  std::vector<uint8_t> encode(const FrameAnalysis& analysis, float qp);
+  // coded_symbols, when given, receives every symbol written, in the order parse_symbols()
+  // returns them: the determinism tests compare the two across devices and noise.
+  std::vector<uint8_t> encode(const FrameAnalysis& analysis, float qp,
+                              std::vector<int32_t>* coded_symbols = nullptr);
   // Exact size in bits the frame's symbols cost at qp (without rANS flush and header bytes), at
   // the lowest effort: rate control searches qp with it.
   double estimate_bits(const FrameAnalysis& analysis, float qp);
