@@ -26,8 +26,9 @@
  * values allowed. For each frame, the first of these that is set decides it:
  *   1. AVFrame.quality > 0 (lambda units): qp = quality / FF_QP2LAMBDA. The ffmpeg tool copies
  *      -q:v / -global_quality into every frame, API users can set it per frame.
- *   2. -rc_override "start,end,qp/..." (frame numbers in coding order, from 0): qp for the
- *      frames of each range. Quality factors (negative q) are refused: nic has no qscale.
+ *   2. -rc_override "start,end,qp/..." (frame numbers in coding order, from 0): integer qp
+ *      (0..63) for the frames of each range; a fractional qp per frame goes through 1.
+ *      Quality factors (negative q) are refused: nic has no qscale.
  *   3. -q:v N (sets global_quality = N * FF_QP2LAMBDA and the qscale flag) or
  *      -global_quality L (lambda units): qp = global_quality / FF_QP2LAMBDA.
  *   4. -b:v (rate control): libnic picks each frame's qp so that the frame fits the budget the
@@ -176,14 +177,22 @@ static int update_rate_control(AVCodecContext *avctx)
     return 0;
 }
 
-/* -rc_override: nic takes a qp per range; ffmpeg stores it as qscale. */
+/* -rc_override: nic takes an integer qp per range; ffmpeg stores it as qscale. The ffmpeg tool
+ * turns a q of 0 or below into qscale 0 with quality_factor -q/100, so qscale 0 with
+ * quality_factor 0 is qp 0, and a non-zero quality_factor (a negative q) is a quality factor,
+ * which nic does not have. */
+static int override_is_quality_factor(const RcOverride *o)
+{
+    return o->qscale == 0 && o->quality_factor != 0.0f;
+}
+
 static av_cold int check_overrides(AVCodecContext *avctx)
 {
     for (int i = 0; i < avctx->rc_override_count; i++) {
         const RcOverride *o = &avctx->rc_override[i];
-        if (o->qscale <= 0) {
-            av_log(avctx, AV_LOG_ERROR, "-rc_override %d,%d: quality factors (negative or zero "
-                   "q) are not supported; give a qp from 0 to 63 (0.01 for the finest)\n",
+        if (override_is_quality_factor(o) || o->qscale < 0) {
+            av_log(avctx, AV_LOG_ERROR, "-rc_override %d,%d: quality factors (negative q) are "
+                   "not supported; give an integer qp from 0 to 63\n",
                    o->start_frame, o->end_frame);
             return AVERROR(EINVAL);
         }
