@@ -49,18 +49,26 @@ std::string failure_text(const PngErrorState& state) {
   return state.message[0] != '\0' ? state.message : "unknown libpng error";
 }
 
-class PngReadHandle {
+// libpng's read or write struct with its info struct, freed together.
+template <bool kWrite>
+class PngHandle {
  public:
-  explicit PngReadHandle(PngErrorState* errors) {
-    png_ = png_create_read_struct(PNG_LIBPNG_VER_STRING, errors, on_png_error, on_png_warning);
+  explicit PngHandle(PngErrorState* errors) {
+    png_ =
+        kWrite
+            ? png_create_write_struct(PNG_LIBPNG_VER_STRING, errors, on_png_error, on_png_warning)
+            : png_create_read_struct(PNG_LIBPNG_VER_STRING, errors, on_png_error, on_png_warning);
     if (png_ != nullptr) info_ = png_create_info_struct(png_);
   }
-  ~PngReadHandle() {
-    if (png_ != nullptr)
+  ~PngHandle() {
+    if (png_ == nullptr) return;
+    if constexpr (kWrite)
+      png_destroy_write_struct(&png_, info_ != nullptr ? &info_ : nullptr);
+    else
       png_destroy_read_struct(&png_, info_ != nullptr ? &info_ : nullptr, nullptr);
   }
-  PngReadHandle(const PngReadHandle&) = delete;
-  PngReadHandle& operator=(const PngReadHandle&) = delete;
+  PngHandle(const PngHandle&) = delete;
+  PngHandle& operator=(const PngHandle&) = delete;
   bool ok() const { return png_ != nullptr && info_ != nullptr; }
   png_structp png() const { return png_; }
   png_infop info() const { return info_; }
@@ -69,26 +77,8 @@ class PngReadHandle {
   png_structp png_ = nullptr;
   png_infop info_ = nullptr;
 };
-
-class PngWriteHandle {
- public:
-  explicit PngWriteHandle(PngErrorState* errors) {
-    png_ = png_create_write_struct(PNG_LIBPNG_VER_STRING, errors, on_png_error, on_png_warning);
-    if (png_ != nullptr) info_ = png_create_info_struct(png_);
-  }
-  ~PngWriteHandle() {
-    if (png_ != nullptr) png_destroy_write_struct(&png_, info_ != nullptr ? &info_ : nullptr);
-  }
-  PngWriteHandle(const PngWriteHandle&) = delete;
-  PngWriteHandle& operator=(const PngWriteHandle&) = delete;
-  bool ok() const { return png_ != nullptr && info_ != nullptr; }
-  png_structp png() const { return png_; }
-  png_infop info() const { return info_; }
-
- private:
-  png_structp png_ = nullptr;
-  png_infop info_ = nullptr;
-};
+using PngReadHandle = PngHandle<false>;
+using PngWriteHandle = PngHandle<true>;
 
 struct MemorySource {
   const uint8_t* data;
