@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rate-control benchmark (issue 6): per-frame size accuracy of nic encode-seq --rc cbr/abr and the
+# Rate-control benchmark: per-frame size accuracy of nic encode-seq --rc cbr/abr and the
 # PSNR cost of CBR against constant qp at the same average rate: see bench/README.md.
 # Usage: bench/rate-control.sh [--frames N] [--size WxH] [--bitrates "kbit/s ..."] [--fps F]
 #                              [--out DIR] [--threads N] [--help]

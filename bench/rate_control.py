@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Rate-control benchmark (issue 6): frame-size accuracy of nic's rate controller (cbr, abr; what
+"""Rate-control benchmark: frame-size accuracy of nic's rate controller (cbr, abr; what
 `nic encode-seq --rc` runs) and the RD cost of rate control against a constant qp at the same
 average rate.
 
@@ -511,7 +511,7 @@ def format_report(args, rows, scenes, frames, digest, kbps, wall):
                                      "at qp 63 for this content and size)"
                                      if r["frames_at_max_qp"] == len(frames) else "")
                for r in cbr if abs(r["avg_vs_target"]) > 0.02]
-        out.append("CBR targets (issue 6): no frame over budget + buffer: %s; average within 2%% of "
+        out.append("CBR targets: no frame over budget + buffer: %s; average within 2%% of "
                    "target: %s\n" % ("FAIL (%s)" % "; ".join(over) if over else "PASS",
                                      "FAIL (%s)" % "; ".join(off) if off else "PASS"))
     capped = [r for r in rows if r["frames_at_max_qp"]]
