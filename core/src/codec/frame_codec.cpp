@@ -248,7 +248,9 @@ QuantizedLatents FrameCodec::Impl::best_symbols(const FrameAnalysis& a, uint16_t
   require(a.image.defined(), NIC_ERROR_INVALID_ARGUMENT,
           "encode: the analysis was made without the image that refinement needs");
   const LatentCoding coding = this->coding();
-  auto [step, base_index] = quantizer(a.scale_index, qp_fixed);
+  // Plain variables, not a structured binding: the lambda below captures them (C++17).
+  torch::Tensor step, base_index;
+  std::tie(step, base_index) = quantizer(a.scale_index, qp_fixed);
   const int64_t h = a.height, w = a.width;
   const double lambda = lambda_at(qp_fixed);
   // Each candidate is quantized once; its loss counts exact bits and the decoder's 8-bit pixels.
