@@ -24,7 +24,7 @@ void gst_nic_buffer_add_frame_meta(GstBuffer* buffer, double qp) {
   if (meta) gst_structure_set(gst_custom_meta_get_structure(meta), "qp", G_TYPE_DOUBLE, qp, NULL);
 }
 
-/* ---- model / device / threads ---- */
+/* ---- model / device / threads / memory-pool ---- */
 
 void gst_nic_settings_install_properties(GObjectClass* klass) {
   const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY;
@@ -45,11 +45,25 @@ void gst_nic_settings_install_properties(GObjectClass* klass) {
       klass, GST_NIC_PROP_THREADS,
       g_param_spec_int("threads", "Threads", "CPU threads for the model (0 = library default)", 0,
                        256, 0, flags));
+  g_object_class_install_property(
+      klass, GST_NIC_PROP_MEMORY_POOL,
+      g_param_spec_boolean("memory-pool", "Memory pool",
+                           "Keep freed CPU tensor memory for reuse between frames (libnic's "
+                           "NicOptions.memory_pool): about twice the frame rate at 1080p, for "
+                           "about 1.3 GB more memory. LibTorch's CPU allocator is process-wide: "
+                           "the pool replaces LibTorch's default one while any element with "
+                           "this on holds a context, and the default is back when the last "
+                           "one stops; an allocator the application installed is kept",
+                           GST_NIC_DEFAULT_MEMORY_POOL, flags));
+}
+
+void gst_nic_settings_init(GstNicSettings* settings) {
+  settings->memory_pool = GST_NIC_DEFAULT_MEMORY_POOL;
 }
 
 gboolean gst_nic_settings_set_property(GstNicSettings* settings, GObject* object, guint prop_id,
                                        const GValue* value) {
-  if (prop_id < GST_NIC_PROP_MODEL || prop_id > GST_NIC_PROP_THREADS) return FALSE;
+  if (prop_id < GST_NIC_PROP_MODEL || prop_id > GST_NIC_PROP_MEMORY_POOL) return FALSE;
   GST_OBJECT_LOCK(object);
   switch (prop_id) {
     case GST_NIC_PROP_MODEL:
@@ -60,8 +74,11 @@ gboolean gst_nic_settings_set_property(GstNicSettings* settings, GObject* object
       g_free(settings->device);
       settings->device = g_value_dup_string(value);
       break;
-    default:
+    case GST_NIC_PROP_THREADS:
       settings->threads = g_value_get_int(value);
+      break;
+    default:
+      settings->memory_pool = g_value_get_boolean(value);
       break;
   }
   GST_OBJECT_UNLOCK(object);
@@ -70,7 +87,7 @@ gboolean gst_nic_settings_set_property(GstNicSettings* settings, GObject* object
 
 gboolean gst_nic_settings_get_property(GstNicSettings* settings, GObject* object, guint prop_id,
                                        GValue* value) {
-  if (prop_id < GST_NIC_PROP_MODEL || prop_id > GST_NIC_PROP_THREADS) return FALSE;
+  if (prop_id < GST_NIC_PROP_MODEL || prop_id > GST_NIC_PROP_MEMORY_POOL) return FALSE;
   GST_OBJECT_LOCK(object);
   switch (prop_id) {
     case GST_NIC_PROP_MODEL:
@@ -79,8 +96,11 @@ gboolean gst_nic_settings_get_property(GstNicSettings* settings, GObject* object
     case GST_NIC_PROP_DEVICE:
       g_value_set_string(value, settings->device);
       break;
-    default:
+    case GST_NIC_PROP_THREADS:
       g_value_set_int(value, settings->threads);
+      break;
+    default:
+      g_value_set_boolean(value, settings->memory_pool);
       break;
   }
   GST_OBJECT_UNLOCK(object);
@@ -99,6 +119,7 @@ NicContext* gst_nic_settings_open_context(GstNicSettings* settings, GstElement* 
   gchar* model = g_strdup(settings->model);
   gchar* device = g_strdup(settings->device);
   options.threads = settings->threads;
+  options.memory_pool = settings->memory_pool ? 1 : 0;
   if (settings->effort > 0) options.effort = settings->effort;
   GST_OBJECT_UNLOCK(element);
   options.model_path = model;

@@ -33,16 +33,26 @@ void gst_nic_buffer_add_frame_meta(GstBuffer* buffer, double qp);
 /* Caps of an encoded stream. */
 #define GST_NIC_CAPS_NAME "image/x-nic"
 
-/* The properties every element holding a libnic context has: model, device, threads. Fields
- * are guarded by the element's object lock. */
+/* The properties every element holding a libnic context has: model, device, threads,
+ * memory-pool. Fields are guarded by the element's object lock. */
 typedef struct {
   gchar* model;
   gchar* device;
   gint threads;
+  gboolean memory_pool;
   gint effort; /* encoder effort (nicenc's property); 0 = libnic's default */
 } GstNicSettings;
 
-enum { GST_NIC_PROP_MODEL = 1, GST_NIC_PROP_DEVICE, GST_NIC_PROP_THREADS, GST_NIC_PROP_FIRST_OWN };
+enum {
+  GST_NIC_PROP_MODEL = 1,
+  GST_NIC_PROP_DEVICE,
+  GST_NIC_PROP_THREADS,
+  GST_NIC_PROP_MEMORY_POOL,
+  GST_NIC_PROP_FIRST_OWN
+};
+/* Defaults of the shared properties that are not zero/NULL: call from the element's init. */
+#define GST_NIC_DEFAULT_MEMORY_POOL TRUE
+void gst_nic_settings_init(GstNicSettings* settings);
 void gst_nic_settings_install_properties(GObjectClass* klass);
 /* Return FALSE when prop_id is not one of the shared properties. */
 gboolean gst_nic_settings_set_property(GstNicSettings* settings, GObject* object, guint prop_id,

@@ -248,6 +248,7 @@ static void gst_nic_dec_class_init(GstNicDecClass* klass) {
 
 static void gst_nic_dec_init(GstNicDec* self) {
   GstVideoDecoder* decoder = GST_VIDEO_DECODER(self);
+  gst_nic_settings_init(&self->settings);
   /* Until caps say parsed=true, input is a byte stream (e.g. filesrc without caps). */
   gst_video_decoder_set_packetized(decoder, FALSE);
   gst_video_decoder_set_use_default_pad_acceptcaps(decoder, TRUE);

@@ -334,6 +334,7 @@ static void gst_nic_enc_init(GstNicEnc* self) {
   self->qp = NIC_QP_DEFAULT;
   self->rate_control = DEFAULT_RATE_CONTROL;
   self->bitrate = DEFAULT_BITRATE;
+  gst_nic_settings_init(&self->settings);
   self->settings.effort = NIC_EFFORT_DEFAULT;
   GST_PAD_SET_ACCEPT_TEMPLATE(GST_VIDEO_ENCODER_SINK_PAD(self));
 }

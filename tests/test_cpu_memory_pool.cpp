@@ -15,7 +15,10 @@ namespace {
 constexpr int64_t kLarge = int64_t(1) << 20;  // floats: 4 MiB, well above the pooled minimum
 
 TEST(CpuMemoryPool, CachesNothingBeforeTheFirstFrame) {
+  EXPECT_FALSE(nic::cpu_memory_pool_installed());
   nic::CpuMemoryPoolUse use;
+  EXPECT_TRUE(use.active());
+  EXPECT_TRUE(nic::cpu_memory_pool_installed());
   { torch::Tensor t = torch::empty({kLarge}); }
   EXPECT_EQ(nic::cpu_memory_pool_cached_bytes(), 0u);
 }
@@ -54,6 +57,7 @@ TEST(CpuMemoryPool, LastUseReturnsEverything) {
     survivor = torch::full({kLarge}, 3.0f);
   }
   EXPECT_EQ(nic::cpu_memory_pool_cached_bytes(), 0u);
+  EXPECT_FALSE(nic::cpu_memory_pool_installed());  // LibTorch's default allocator is back
   // A tensor that outlives every use is still valid, and freeing it caches nothing.
   EXPECT_EQ(survivor.sum().item<float>(), 3.0f * kLarge);
   survivor = torch::Tensor();

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 
 #include "codec/frame_codec.h"
@@ -14,7 +15,8 @@
 #include "nic/nic.h"
 
 struct NicContext {
-  nic::CpuMemoryPoolUse memory_pool;  // first member: outlives the codec's tensors
+  // First member: outlives the codec's tensors. Empty unless the host asked for the pool.
+  std::optional<nic::CpuMemoryPoolUse> memory_pool;
   std::unique_ptr<nic::FrameCodec> codec;
   std::string fingerprint_hex;
 };
@@ -61,7 +63,7 @@ NicStatus guarded(Body body) {
 template <class Body>
 NicStatus coding(NicContext* context, Body body) {
   const NicStatus status = guarded(body);
-  if (status == NIC_OK) context->memory_pool.frame_coded();
+  if (status == NIC_OK && context->memory_pool) context->memory_pool->frame_coded();
   return status;
 }
 
@@ -151,6 +153,7 @@ void nic_options_init(NicOptions* options) {
   options->threads = 0;
   options->effort = NIC_EFFORT_DEFAULT;
   options->max_pixels = 0;
+  options->memory_pool = 0;
 }
 
 const char* nic_default_model_path(void) {
@@ -173,6 +176,7 @@ NicStatus nic_context_create(const NicOptions* options, NicContext** out_context
     fo.effort = o.effort;
     fo.max_pixels = o.max_pixels;
     auto context = std::make_unique<NicContext>();
+    if (o.memory_pool) context->memory_pool.emplace();
     context->codec = std::make_unique<nic::FrameCodec>(fo);
     char hex[17];
     std::snprintf(hex, sizeof hex, "%016llx",

@@ -272,6 +272,24 @@ TEST(NicEnc, ReportsZeroLatency) {
 
 // Round trip through nicenc and nicdec: the pixels are exactly what libnic decodes from the
 // same frame units. (The random test model has no quality to check: TrainedModelPsnr does that.)
+// The memory pool (NicOptions.memory_pool) is on by default in both elements, and a pipeline with
+// it off still codes the same frames.
+TEST(NicRoundTrip, MemoryPoolPropertyDefaultsOnAndChangesNoBytes) {
+  for (const char* name : {"nicenc", "nicdec"}) {
+    GstElement* element = gst_element_factory_make(name, nullptr);
+    ASSERT_NE(element, nullptr) << name;
+    gboolean pool = FALSE;
+    g_object_get(element, "memory-pool", &pool, nullptr);
+    EXPECT_TRUE(pool) << name;
+    gst_object_unref(element);
+  }
+  const int width = 40, height = 24;
+  const std::vector<Bytes> pictures = {MakePicture(width, height, 3),
+                                       MakePicture(width, height, 4)};
+  EXPECT_EQ(Encode(pictures, width, height, "nicenc qp=20 memory-pool=false"),
+            Encode(pictures, width, height, "nicenc qp=20"));
+}
+
 TEST(NicRoundTrip, MatchesLibnicAndKeepsPsnr) {
   const int width = 67, height = 45;  // not a multiple of the network's stride
   std::vector<Bytes> pictures = {MakePicture(width, height, 1), MakePicture(width, height, 2)};

@@ -2,7 +2,6 @@
 
 #include <c10/core/CPUAllocator.h>
 #include <c10/util/Exception.h>
-#include <dlfcn.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -90,25 +89,24 @@ struct PoolAllocator final : c10::Allocator {
   }
 };
 
-// Off when NIC_MEMORY_POOL=0, and in hosts whose malloc is tcmalloc (our CLI and FFmpeg build):
-// it already keeps freed memory mapped, and there the pool measured slower (ffmpeg 1080p, 2
-// frames: 1.6 -> 2.2 s/frame encode).
-bool pool_enabled() {
-  const char* setting = std::getenv("NIC_MEMORY_POOL");
-  if (setting && std::string(setting) == "0") return false;
-  return dlsym(RTLD_DEFAULT, "tc_malloc") == nullptr;
+// The pool allocator itself: made once and never deleted, since tensors it made keep using its
+// release function after it is uninstalled.
+PoolAllocator* pool_allocator() {
+  static PoolAllocator* allocator = new PoolAllocator;
+  return allocator;
 }
 
 }  // namespace
 
-CpuMemoryPoolUse::CpuMemoryPoolUse() : active_(pool_enabled()) {
-  if (!active_) return;
-  // Installed once and never removed, since tensors from it may outlive every codec. Priority 1
-  // leaves alone any allocator the host program installed with a higher one.
-  static const bool installed = (c10::SetCPUAllocator(new PoolAllocator, 1), true);
-  (void)installed;
+CpuMemoryPoolUse::CpuMemoryPoolUse() : active_(false) {
   PoolState& s = state();
   std::lock_guard<std::mutex> lock(s.mutex);
+  if (s.users == 0) {
+    // Only in place of LibTorch's own default: a host's allocator stays.
+    if (c10::GetCPUAllocator() != c10::GetDefaultCPUAllocator()) return;
+    c10::SetCPUAllocator(pool_allocator(), 0);
+  }
+  active_ = true;
   ++s.users;
 }
 
@@ -117,6 +115,8 @@ CpuMemoryPoolUse::~CpuMemoryPoolUse() {
   PoolState& s = state();
   std::lock_guard<std::mutex> lock(s.mutex);
   if (--s.users > 0) return;
+  if (c10::GetCPUAllocator() == pool_allocator())
+    c10::SetCPUAllocator(c10::GetDefaultCPUAllocator(), 0);
   s.caching = false;
   for (auto& entry : s.free_blocks)
     for (uint8_t* block : entry.second) std::free(block);
@@ -130,6 +130,8 @@ void CpuMemoryPoolUse::frame_coded() {
   std::lock_guard<std::mutex> lock(s.mutex);
   s.caching = true;
 }
+
+bool cpu_memory_pool_installed() { return c10::GetCPUAllocator() == pool_allocator(); }
 
 size_t cpu_memory_pool_cached_bytes() {
   PoolState& s = state();

@@ -11,10 +11,12 @@
 
 namespace nic {
 
-// The pool caches while at least one of these exists (the C API holds one per context); the
-// last one to go returns the cached blocks to the system. NIC_MEMORY_POOL=0 in the environment
-// leaves LibTorch's allocator alone (for comparisons, or to keep the host's memory use); so does
-// a host that runs on tcmalloc.
+// The pool caches while at least one of these exists (the C API holds one per context whose host
+// asked for it, NicOptions.memory_pool). LibTorch has a single CPU allocator per process, so the
+// pool cannot belong to one context: the first use installs it in place of LibTorch's default,
+// and the last one to go frees the cached blocks and puts the default back, leaving the process
+// as it was. Tensors made from the pool stay valid after that. A host that installed its own CPU
+// allocator keeps it, and the pool stays out (active() is false).
 class CpuMemoryPoolUse {
  public:
   CpuMemoryPoolUse();
@@ -26,10 +28,14 @@ class CpuMemoryPoolUse {
   // codes a single image gains nothing from it, and its blocks, reused less tightly than
   // malloc's, made a 768x512 CLI encode 10% slower.
   void frame_coded();
+  bool active() const { return active_; }
 
  private:
   bool active_;
 };
+
+// Whether LibTorch's CPU allocator is the pool now (for tests and diagnostics).
+bool cpu_memory_pool_installed();
 
 // Bytes held in the pool's free lists (for tests and diagnostics).
 size_t cpu_memory_pool_cached_bytes();
