@@ -1,12 +1,16 @@
 // The C API end to end with the small test model: round trips at odd sizes, headers, errors,
 // and a corruption suite of mutated streams.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <string>
 
 #include "bitstream/crc32.h"
 #include "test_helpers.h"
@@ -181,6 +185,44 @@ TEST_F(CApi, PixelLimitRefusesLargerFrames) {
   o.max_pixels = uint64_t(NIC_MAX_PIXELS) + 1;
   EXPECT_EQ(nic_context_create(&o, &small), NIC_ERROR_INVALID_ARGUMENT);
   EXPECT_STREQ(nic_status_string(NIC_ERROR_LIMIT), "frame over the pixel limit");
+}
+
+// A frame that does not fit in memory fails with NIC_ERROR_OUT_OF_MEMORY (LibTorch reports a
+// failed allocation as a plain c10::Error). In a child process, with a context of its own on one
+// thread, whose address space is capped 512 MiB above what it uses (the 4096x4096 frame needs
+// more); not under AddressSanitizer, which needs the address space.
+TEST_F(CApi, OutOfMemoryIsItsOwnStatus) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer reserves the address space the test would cap";
+#else
+  const uint32_t side = 4096;
+  const std::vector<uint8_t> rgb = synthetic_image(side, side);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    alarm(120);  // a hang fails the test instead of stopping the suite
+    ContextHolder one_thread(test_model_path(), 1);
+    if (one_thread.status() != NIC_OK) _exit(3);
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    uint64_t vm_kb = 0;
+    while (std::getline(status, line))
+      if (line.rfind("VmSize:", 0) == 0) vm_kb = std::strtoull(line.c_str() + 7, nullptr, 10);
+    const rlim_t cap = rlim_t(vm_kb + (uint64_t(512) << 10)) * 1024;
+    const rlimit limit{cap, cap};
+    if (vm_kb == 0 || setrlimit(RLIMIT_AS, &limit) != 0) _exit(2);
+    NicBuffer out{};
+    const NicStatus s =
+        nic_encode_rgb(one_thread.get(), rgb.data(), side, side, size_t(side) * 3, 20, &out);
+    const bool message = std::strstr(nic_last_error(), "out of memory") != nullptr;
+    _exit(s == NIC_ERROR_OUT_OF_MEMORY && message ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child died (signal " << WTERMSIG(status) << ")";
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "1: wrong status or message; 2: could not cap the address space; 3: no context";
+#endif
 }
 
 TEST_F(CApi, ScanFrameResynchronises) {
