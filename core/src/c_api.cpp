@@ -53,11 +53,13 @@ NicStatus guarded(Body body) {
     return fail(e.status(), e.what());
   } catch (const std::bad_alloc&) {
     return fail(NIC_ERROR_OUT_OF_MEMORY, "out of memory");
+  } catch (const c10::OutOfMemoryError& e) {
+    return fail(NIC_ERROR_OUT_OF_MEMORY,
+                std::string("out of memory: ") + e.what_without_backtrace());
   } catch (const c10::Error& e) {
     // LibTorch's CPU allocator reports a failed allocation as a plain c10::Error.
     const std::string message = e.what_without_backtrace();
-    if (dynamic_cast<const c10::OutOfMemoryError*>(&e) ||
-        message.find("not enough memory") != std::string::npos ||
+    if (message.find("not enough memory") != std::string::npos ||
         message.find("can't allocate memory") != std::string::npos)
       return fail(NIC_ERROR_OUT_OF_MEMORY, "out of memory: " + message);
     return fail(NIC_ERROR_INTERNAL, "internal error: " + message);

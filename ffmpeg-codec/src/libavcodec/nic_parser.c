@@ -60,6 +60,16 @@ static void set_frame_properties(AVCodecParserContext *s, AVCodecContext *avctx,
     }
 }
 
+/* One warning for the bytes skipped since the last frame handed on. */
+static void report_discarded(NICParseContext *ctx, AVCodecContext *avctx)
+{
+    if (!ctx->discarded)
+        return;
+    av_log(avctx, AV_LOG_WARNING, "Skipped %"PRId64" bytes that are not part of a good nic "
+           "frame (damaged frames or junk)\n", ctx->discarded);
+    ctx->discarded = 0;
+}
+
 static void drop_front(NICParseContext *ctx, size_t n)
 {
     memmove(ctx->buf, ctx->buf + n, ctx->size - n);
@@ -89,11 +99,7 @@ static int hand_on_frame(NICParseContext *ctx, AVCodecParserContext *s, AVCodecC
         return 0;
     }
     ctx->rescan_at = 0;
-    if (ctx->discarded) {
-        av_log(avctx, AV_LOG_WARNING, "Skipped %"PRId64" bytes that are not part of a good nic "
-               "frame (damaged frames or junk)\n", ctx->discarded);
-        ctx->discarded = 0;
-    }
+    report_discarded(ctx, avctx);
     set_frame_properties(s, avctx, scan.info.width, scan.info.height);
     *poutbuf      = ctx->buf;
     *poutbuf_size = scan.frame_size;
@@ -155,10 +161,7 @@ static int nic_parse(AVCodecParserContext *s, AVCodecContext *avctx,
     if (ctx->size && hand_on_frame(ctx, s, avctx, poutbuf, poutbuf_size))
         return 0;
     if (ctx->size) {
-        if (ctx->discarded)
-            av_log(avctx, AV_LOG_WARNING, "Skipped %"PRId64" bytes that are not part of a good "
-                   "nic frame (damaged frames or junk)\n", ctx->discarded);
-        ctx->discarded = 0;
+        report_discarded(ctx, avctx);
         *poutbuf       = ctx->buf;
         *poutbuf_size  = ctx->size;
         ctx->handed_on = ctx->size;
