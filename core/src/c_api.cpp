@@ -165,6 +165,7 @@ void nic_options_init(NicOptions* options) {
   options->threads = 0;
   options->effort = NIC_EFFORT_DEFAULT;
   options->max_pixels = 0;
+  options->tile_pixels = 0;
   options->memory_pool = 0;
 }
 
@@ -187,6 +188,7 @@ NicStatus nic_context_create(const NicOptions* options, NicContext** out_context
     fo.threads = o.threads;
     fo.effort = o.effort;
     fo.max_pixels = o.max_pixels;
+    fo.tile_pixels = o.tile_pixels;
     auto context = std::make_unique<NicContext>();
     if (o.memory_pool) context->memory_pool.emplace();
     context->codec = std::make_unique<nic::FrameCodec>(fo);

@@ -31,6 +31,7 @@ const char* kUsage =
     "usage:\n"
     "  nic encode IN.png -o OUT.nic [--qp Q | --target-bytes N | --target-bpp X]\n"
     "             [--effort E] [--model PATH] [--device D] [--threads N] [--max-pixels N]\n"
+    "             [--tile-pixels N]\n"
     "  nic encode-seq IN... -o OUT.nic [--rc cqp|cbr|vbr] [--qp Q] [--bitrate KBIT/S] [--fps F]\n"
     "             [--buffer SECONDS] [--window FRAMES] [--max-bitrate KBIT/S]\n"
     "             [--min-qp Q] [--max-qp Q] [--effort E]\n"
@@ -39,6 +40,7 @@ const char* kUsage =
     "       (IN: PNG files, a folder of PNGs, or a pattern such as frames/%04d.png;\n"
     "        writes a raw .nic stream and prints each frame's qp and size)\n"
     "  nic decode IN.nic -o OUT.png [--model PATH] [--device D] [--threads N] [--max-pixels N]\n"
+    "             [--tile-pixels N]\n"
     "       (a stream of several frames needs a pattern such as out%04d.png)\n"
     "  nic info IN.nic\n"
     "  nic psnr A.png B.png\n"
@@ -58,7 +60,8 @@ struct Arguments {
   float min_qp = NIC_QP_MIN, max_qp = NIC_QP_MAX;
   std::string model, device = "cpu";
   int threads = 0;
-  uint64_t max_pixels = 0;  // 0: the library's limit
+  uint64_t max_pixels = 0;   // 0: the library's limit
+  uint64_t tile_pixels = 0;  // 0: the library's tile size
   int effort = NIC_EFFORT_DEFAULT;
 };
 
@@ -102,6 +105,8 @@ Arguments parse_arguments(int argc, char** argv, int first) {
       a.device = value();
     else if (arg == "--max-pixels")
       a.max_pixels = uint64_t(parse_integer(arg, value(), 1, int64_t(NIC_MAX_PIXELS)));
+    else if (arg == "--tile-pixels")
+      a.tile_pixels = uint64_t(parse_integer(arg, value(), 4096, int64_t(NIC_MAX_PIXELS)));
     else if (arg == "--threads")
       a.threads = int(parse_integer(arg, value(), 0, 256));
     else if (arg == "--effort")
@@ -136,6 +141,7 @@ class Context {
     o.device = a.device.c_str();
     o.threads = a.threads;
     o.max_pixels = a.max_pixels;
+    o.tile_pixels = a.tile_pixels;
     o.effort = a.effort;
     check(nic_context_create(&o, &context_), "loading the model");
   }

@@ -79,6 +79,11 @@ typedef struct NicOptions {
                              LibTorch CPU work (LibTorch swaps its allocator without a lock). A
                              host that installed its own CPU allocator keeps it. 0 (the
                              default): LibTorch's allocator is left alone */
+  uint64_t tile_pixels;   /* the transforms run over a larger frame in tiles of at most this many
+                             pixels (whole 64x64 blocks, so at least 4096), so that
+                             peak memory follows the tile, not the frame; the stream is the same
+                             either way. Frames coded in tiles are coded at effort 1. 0 = the
+                             default, 2^21 (1920x1088 runs whole, 3840x2160 in four tiles) */
 } NicOptions;
 
 /* Fills *options with the defaults. */

@@ -10,6 +10,7 @@
 
 #include "codec/latent_refinement.h"
 #include "codec/rate_parameters.h"
+#include "codec/tiled_transforms.h"
 #include "common/error.h"
 #include "entropy/symbol_coder.h"
 #include "model/device.h"
@@ -74,6 +75,7 @@ class FrameAnalysis {
   torch::Tensor hyper_means;  // the first step's means
   torch::Tensor scale_index;  // int64 [1, N, h, w], the hyperprior's scale index (before the step)
   torch::Tensor image;        // the padded input [1, 3, H, W], kept for refinement (effort > 1)
+  bool tiled = false;         // analysed in tiles: too large to refine, coded at effort 1
 };
 
 // The symbols of y at one qp, ready for entropy coding: per coding step, in coding order.
@@ -99,6 +101,7 @@ struct FrameCodec::Impl {
   int threads = 1;
   int refinement_iterations = 0;  // of the encoder effort
   uint64_t max_pixels = NIC_MAX_PIXELS;
+  uint64_t tile_pixels = kDefaultTilePixels;
 
   // Refuses a frame over the pixel limit before anything of its size is allocated.
   void check_pixel_limit(uint32_t width, uint32_t height, const char* what) const {
@@ -155,19 +158,10 @@ struct FrameCodec::Impl {
   // code with a lower loss (lambda * 255^2 * MSE of the decoded pixels + bits per pixel).
   QuantizedLatents best_symbols(const FrameAnalysis& a, uint16_t qp_fixed);
 
-  torch::Tensor image_to_tensor(const uint8_t* rgb, uint32_t width, uint32_t height,
-                                size_t stride) const {
-    torch::Tensor hwc = torch::empty({int64_t(height), int64_t(width), 3}, torch::kUInt8);
-    for (uint32_t r = 0; r < height; ++r)
-      std::memcpy(hwc.data_ptr<uint8_t>() + size_t(r) * width * 3, rgb + r * stride,
-                  size_t(width) * 3);
-    torch::Tensor x = hwc.permute({2, 0, 1}).unsqueeze(0).to(device).to(torch::kFloat32) / 255.0;
-    const int64_t pad_h = padded(height) - height, pad_w = padded(width) - width;
-    if (pad_h || pad_w) {
-      namespace F = torch::nn::functional;
-      x = F::pad(x, F::PadFuncOptions({0, pad_w, 0, pad_h}).mode(torch::kReplicate));
-    }
-    return x;
+  // How the transforms split a frame of this size (codec/tiled_transforms.h).
+  TileGrid tile_grid(uint32_t width, uint32_t height) const {
+    return TileGrid::plan(weights.config, padded(height) / ModelConfig::kLatentDownscale,
+                          padded(width) / ModelConfig::kLatentDownscale, tile_pixels);
   }
 };
 
@@ -182,6 +176,10 @@ FrameCodec::FrameCodec(const FrameCodecOptions& options) : impl_(std::make_uniqu
   require(options.max_pixels <= NIC_MAX_PIXELS, NIC_ERROR_INVALID_ARGUMENT,
           "max_pixels is above NIC_MAX_PIXELS (16384 * 16384)");
   if (options.max_pixels > 0) impl_->max_pixels = options.max_pixels;
+  require(options.tile_pixels == 0 || options.tile_pixels >= uint64_t(ModelConfig::kPadMultiple) *
+                                                                 ModelConfig::kPadMultiple,
+          NIC_ERROR_INVALID_ARGUMENT, "tile_pixels must be 0 or at least 4096 (one 64x64 block)");
+  if (options.tile_pixels > 0) impl_->tile_pixels = options.tile_pixels;
   IntraOpThreads scope(impl_->threads);
   impl_->weights = load_weights(options.model_path, impl_->device);
   impl_->rate = RateParameters(impl_->weights.q_basic_units, impl_->weights.anchor_units);
@@ -209,8 +207,15 @@ std::shared_ptr<const FrameAnalysis> FrameCodec::analyze(const uint8_t* rgb, uin
   auto a = std::make_shared<FrameAnalysis>();
   a->width = width;
   a->height = height;
-  torch::Tensor x = impl_->image_to_tensor(rgb, width, height, stride);
-  a->y = m->g_a(x);
+  const RgbSource source{rgb, width, height, stride};
+  const TileGrid grid = impl_->tile_grid(width, height);
+  a->tiled = !grid.single();
+  if (impl_->refinement_iterations > 0 && !a->tiled) {
+    a->image = rgb_region_to_tensor(source, 0, padded(height), 0, padded(width), impl_->device);
+    a->y = m->g_a(a->image);
+  } else {
+    a->y = analyze_tiled(m->g_a, source, grid, impl_->device);
+  }
   torch::Tensor z = m->h_a(a->y);
   a->z_hat = torch::round(z).clamp(-kMaxHyperSymbol, kMaxHyperSymbol);
   a->y_shape = {a->y.size(1), a->y.size(2), a->y.size(3)};
@@ -218,7 +223,6 @@ std::shared_ptr<const FrameAnalysis> FrameCodec::analyze(const uint8_t* rgb, uin
   a->scale_index = impl_->weights.scale_net.forward(a->z_hat);
   a->features = impl_->perturb(m->hyper_mean_synthesis(a->z_hat));
   a->hyper_means = impl_->coding().hyper_means(a->features);
-  if (impl_->refinement_iterations > 0) a->image = x;
   return a;
 }
 
@@ -244,7 +248,7 @@ QuantizedLatents FrameCodec::Impl::quantize(const FrameAnalysis& a, uint16_t qp_
 }
 
 QuantizedLatents FrameCodec::Impl::best_symbols(const FrameAnalysis& a, uint16_t qp_fixed) {
-  if (refinement_iterations <= 0) return quantize(a, qp_fixed);
+  if (refinement_iterations <= 0 || a.tiled) return quantize(a, qp_fixed);
   require(a.image.defined(), NIC_ERROR_INVALID_ARGUMENT,
           "encode: the analysis was made without the image that refinement needs");
   const LatentCoding coding = this->coding();
@@ -494,18 +498,8 @@ FrameHeader FrameCodec::decode(const uint8_t* data, size_t size, uint8_t* rgb, s
   torch::Tensor features = impl_->perturb(m->hyper_mean_synthesis(p.z_hat));
   torch::Tensor y_hat =
       coding.reconstruct(p.y_symbols, features, coding.hyper_means(features), p.step);
-  torch::Tensor x = impl_->perturb(m->g_s(y_hat));
-  x = x.slice(2, 0, h.height).slice(3, 0, h.width);
-  torch::Tensor pixels = (torch::nan_to_num(x, 0.0).clamp(0.0, 1.0) * 255.0)
-                             .round()
-                             .to(torch::kUInt8)
-                             .squeeze(0)
-                             .permute({1, 2, 0})
-                             .contiguous()
-                             .to(torch::kCPU);
-  for (uint32_t r = 0; r < h.height; ++r)
-    std::memcpy(rgb + r * stride, pixels.data_ptr<uint8_t>() + size_t(r) * h.width * 3,
-                size_t(h.width) * 3);
+  synthesize_tiled(m->g_s, y_hat, impl_->tile_grid(h.width, h.height), h.width, h.height, rgb,
+                   stride, [this](const torch::Tensor& x) { return impl_->perturb(x); });
   return h;
 }
 

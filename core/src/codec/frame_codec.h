@@ -15,9 +15,10 @@ namespace nic {
 struct FrameCodecOptions {
   std::string model_path;  // weights file
   std::string device = "cpu";
-  int threads = 0;          // 0 = leave LibTorch's setting
-  int effort = 1;           // encoder effort (nic.h): above 1, latents are refined before coding
-  uint64_t max_pixels = 0;  // largest frame coded (nic.h NicOptions); 0 = NIC_MAX_PIXELS
+  int threads = 0;           // 0 = leave LibTorch's setting
+  int effort = 1;            // encoder effort (nic.h): above 1, latents are refined before coding
+  uint64_t max_pixels = 0;   // largest frame coded (nic.h NicOptions); 0 = NIC_MAX_PIXELS
+  uint64_t tile_pixels = 0;  // largest tile of the transforms (nic.h); 0 = kDefaultTilePixels
 };
 
 // The result of the analysis transform and the hyperprior of one frame: everything that does
