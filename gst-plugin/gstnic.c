@@ -151,6 +151,91 @@ NicContext* gst_nic_settings_open_context(GstNicSettings* settings, GstElement* 
   return context;
 }
 
+/* ---- processing latency (nicenc, nicdec) ---- */
+
+void gst_nic_frame_timing_reset(GstNicFrameTiming* timing) {
+  memset(timing, 0, sizeof *timing);
+  timing->reported = GST_CLOCK_TIME_NONE;
+}
+
+gboolean gst_nic_frame_timing_add(GstNicFrameTiming* timing, GstClockTime elapsed,
+                                  GstClockTime* latency) {
+  if (timing->frames++ == 0) return FALSE; /* the first frame warms LibTorch up */
+  timing->recent[(timing->frames - 2) % GST_NIC_LATENCY_WINDOW] = elapsed;
+  GstClockTime longest = 0;
+  const guint64 known = MIN(timing->frames - 1, GST_NIC_LATENCY_WINDOW);
+  for (guint64 i = 0; i < known; ++i) longest = MAX(longest, timing->recent[i]);
+  const GstClockTime reported = timing->reported;
+  if (GST_CLOCK_TIME_IS_VALID(reported) && longest <= reported + reported / 4 &&
+      longest >= reported - reported / 4)
+    return FALSE;
+  timing->reported = longest;
+  *latency = longest;
+  return TRUE;
+}
+
+/* How long after its running time (and the upstream latency) a live frame may still arrive;
+ * GST_CLOCK_TIME_NONE while unknown. */
+static GstClockTime frame_allowance(GstClockTime duration, const GstVideoInfo* info,
+                                    const GstNicFrameTiming* timing) {
+  if (GST_CLOCK_TIME_IS_VALID(duration) && duration > 0) return duration;
+  if (info && GST_VIDEO_INFO_FPS_N(info) > 0 && GST_VIDEO_INFO_FPS_D(info) > 0)
+    return gst_util_uint64_scale(GST_SECOND, GST_VIDEO_INFO_FPS_D(info),
+                                 GST_VIDEO_INFO_FPS_N(info));
+  return timing->reported;
+}
+
+/* How much later than allowed a frame reaches the element in a live pipeline; 0 when not live,
+ * without a clock, running time or allowance. */
+static GstClockTimeDiff live_lateness(GstElement* element, GstPad* sinkpad,
+                                      const GstSegment* segment, GstClockTime pts,
+                                      GstClockTime allowance) {
+  const GstClockTime running_time = gst_segment_to_running_time(segment, GST_FORMAT_TIME, pts);
+  if (!GST_CLOCK_TIME_IS_VALID(running_time) || !GST_CLOCK_TIME_IS_VALID(allowance)) return 0;
+  GstClock* clock = gst_element_get_clock(element);
+  if (!clock) return 0;
+  const GstClockTime now = gst_clock_get_time(clock);
+  gst_object_unref(clock);
+  /* Asked per frame: upstream latency changes as the elements before this one measure theirs. */
+  GstQuery* query = gst_query_new_latency();
+  gboolean live = FALSE;
+  GstClockTime upstream = 0;
+  if (gst_pad_peer_query(sinkpad, query)) gst_query_parse_latency(query, &live, &upstream, NULL);
+  gst_query_unref(query);
+  if (!live) return 0;
+  const GstClockTime base_time = gst_element_get_base_time(element);
+  if (now < base_time) return 0;
+  const GstClockTime due =
+      running_time + (GST_CLOCK_TIME_IS_VALID(upstream) ? upstream : 0) + allowance;
+  return GST_CLOCK_DIFF(due, now - base_time);
+}
+
+gboolean gst_nic_frame_is_late(GstElement* element, GstPad* sinkpad, const GstSegment* segment,
+                               const GstVideoCodecFrame* frame, const GstVideoInfo* info,
+                               GstClockTimeDiff qos_lateness, GstNicFrameTiming* timing) {
+  /* The first frame is always coded: a viewer gets a picture, and the latency is measured. */
+  if (timing->coded == 0) return FALSE;
+  const GstClockTimeDiff behind = live_lateness(element, sinkpad, segment, frame->pts,
+                                                frame_allowance(frame->duration, info, timing));
+  if (qos_lateness <= 0 && behind <= 0) return FALSE;
+  timing->dropped++;
+  GST_INFO_OBJECT(element,
+                  "frame %u (pts %" GST_TIME_FORMAT ") late by %" GST_STIME_FORMAT
+                  " (%s): dropped, %" G_GUINT64_FORMAT " dropped so far",
+                  frame->system_frame_number, GST_TIME_ARGS(frame->pts),
+                  GST_STIME_ARGS(MAX(qos_lateness, behind)),
+                  qos_lateness > 0 ? "QoS" : "live deadline", timing->dropped);
+  return TRUE;
+}
+
+void gst_nic_frame_timing_log_summary(const GstNicFrameTiming* timing, GstElement* element) {
+  if (timing->coded == 0 && timing->dropped == 0) return;
+  GST_INFO_OBJECT(element,
+                  "%" G_GUINT64_FORMAT " frames coded, %" G_GUINT64_FORMAT
+                  " dropped late, latency %" GST_TIME_FORMAT,
+                  timing->coded, timing->dropped, GST_TIME_ARGS(timing->reported));
+}
+
 /* ---- frame scanner (nicparse, and nicdec on unparsed input) ---- */
 
 void gst_nic_scan(GstElement* element, const guint8* data, gsize size, NicFrameScan* scan) {

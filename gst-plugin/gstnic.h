@@ -63,6 +63,36 @@ void gst_nic_settings_clear(GstNicSettings* settings);
 /* Opens a libnic context with the settings; on failure posts an element error, returns NULL. */
 NicContext* gst_nic_settings_open_context(GstNicSettings* settings, GstElement* element);
 
+/* Processing latency of an element that codes each frame as it arrives: the longest coding time
+ * of its last GST_NIC_LATENCY_WINDOW frames, the stream's first frame (LibTorch warming up) left
+ * out. nicenc and nicdec report it as their latency, so that a live pipeline allows for it, and
+ * report it again when it moves by more than a quarter. With QoS, frames later than that are
+ * dropped. */
+#define GST_NIC_LATENCY_WINDOW 16
+typedef struct {
+  GstClockTime recent[GST_NIC_LATENCY_WINDOW];
+  guint64 frames;         /* frames measured since the start */
+  GstClockTime reported;  /* GST_CLOCK_TIME_NONE: nothing reported yet */
+  guint64 coded, dropped; /* dropped: late by QoS or by the live deadline */
+} GstNicFrameTiming;
+void gst_nic_frame_timing_reset(GstNicFrameTiming* timing);
+/* Records one frame's coding time; returns TRUE and sets *latency when it should be reported. */
+gboolean gst_nic_frame_timing_add(GstNicFrameTiming* timing, GstClockTime elapsed,
+                                  GstClockTime* latency);
+/* Whether to drop a frame before coding it: downstream already reports it too late (qos_lateness
+ * > 0, from the base class's QoS), or it is too far behind a live source. The live deadline: a
+ * frame may reach the element up to the upstream latency (a latency query on the peer of sinkpad)
+ * plus one frame (its duration, else the framerate of info, which may be NULL, else the measured
+ * coding time) after its running time, by the pipeline clock. A coder slower than its live source
+ * then skips frames instead of falling further behind. No deadline applies when the pipeline is not
+ * live (a file is coded whole however long it takes). The first frame is always coded. A drop is
+ * counted in timing and logged (INFO). */
+gboolean gst_nic_frame_is_late(GstElement* element, GstPad* sinkpad, const GstSegment* segment,
+                               const GstVideoCodecFrame* frame, const GstVideoInfo* info,
+                               GstClockTimeDiff qos_lateness, GstNicFrameTiming* timing);
+/* Logs (INFO) how many frames the element coded and dropped, when it coded any. */
+void gst_nic_frame_timing_log_summary(const GstNicFrameTiming* timing, GstElement* element);
+
 /* libnic's nic_scan_frame (resynchronisation is the library's), with what it skipped logged. */
 void gst_nic_scan(GstElement* element, const guint8* data, gsize size, NicFrameScan* scan);
 

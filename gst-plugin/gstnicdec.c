@@ -9,7 +9,10 @@
  * A frame that does not decode (damaged, truncated, not a frame) is posted as a warning, counted
  * against the base class's max-errors (default -1: never fatal) and skipped; the stream goes on.
  * A frame made with other weights (model fingerprint) or a failing device is a fatal error.
- * QoS: frames already too late when they arrive are dropped by the base class without decoding.
+ * Live and QoS: frames already too late downstream, or more than one frame behind their live
+ * source, are dropped without decoding (logged at INFO, posted as QoS messages by the base class,
+ * counted when the element stops). The decoder's latency is its decoding time, which it measures
+ * and reports (gstnic.h).
  */
 #include "gstnic.h"
 
@@ -22,6 +25,7 @@ struct _GstNicDec {
   NicContext* context;
   GstVideoCodecState* input_state;
   GstVideoCodecState* output_state;
+  GstNicFrameTiming timing;
 };
 
 G_DEFINE_TYPE(GstNicDec, gst_nic_dec, GST_TYPE_VIDEO_DECODER);
@@ -54,12 +58,14 @@ static void gst_nic_dec_finalize(GObject* object) {
 
 static gboolean gst_nic_dec_start(GstVideoDecoder* decoder) {
   GstNicDec* self = GST_NIC_DEC(decoder);
+  gst_nic_frame_timing_reset(&self->timing);
   self->context = gst_nic_settings_open_context(&self->settings, GST_ELEMENT(self));
   return self->context != NULL;
 }
 
 static gboolean gst_nic_dec_stop(GstVideoDecoder* decoder) {
   GstNicDec* self = GST_NIC_DEC(decoder);
+  gst_nic_frame_timing_log_summary(&self->timing, GST_ELEMENT(self));
   g_clear_pointer(&self->input_state, gst_video_codec_state_unref);
   g_clear_pointer(&self->output_state, gst_video_codec_state_unref);
   g_clear_pointer(&self->context, nic_context_destroy);
@@ -177,12 +183,12 @@ static GstFlowReturn gst_nic_dec_handle_frame(GstVideoDecoder* decoder, GstVideo
     return ret;
   }
 
-  /* QoS: if the frame is already late, let the base class drop it (and post the QoS message)
-   * instead of spending a decode on it. */
-  GstClockTimeDiff deadline = gst_video_decoder_get_max_decode_time(decoder, frame);
-  if (deadline < 0) {
-    GST_DEBUG_OBJECT(self, "frame %u late by %" GST_STIME_FORMAT ": dropped",
-                     frame->system_frame_number, GST_STIME_ARGS(-deadline));
+  /* A frame already late downstream (QoS) or too far behind a live source (deadline, gstnic.h):
+   * let the base class drop it (and post the QoS message) instead of spending a decode on it. */
+  if (gst_nic_frame_is_late(
+          GST_ELEMENT(self), GST_VIDEO_DECODER_SINK_PAD(decoder), &decoder->input_segment, frame,
+          self->input_state ? &self->input_state->info : NULL,
+          -gst_video_decoder_get_max_decode_time(decoder, frame), &self->timing)) {
     gst_buffer_unmap(frame->input_buffer, &in);
     return gst_video_decoder_drop_frame(decoder, frame);
   }
@@ -196,6 +202,7 @@ static GstFlowReturn gst_nic_dec_handle_frame(GstVideoDecoder* decoder, GstVideo
     return ret;
   }
 
+  const GstClockTime started = gst_util_get_timestamp();
   GstVideoFrame video;
   if (!gst_video_frame_map(&video, &self->output_state->info, frame->output_buffer,
                            GST_MAP_WRITE)) {
@@ -218,6 +225,12 @@ static GstFlowReturn gst_nic_dec_handle_frame(GstVideoDecoder* decoder, GstVideo
   }
   GST_LOG_OBJECT(self, "frame %u: %ux%u at qp %.3f", frame->system_frame_number, info.width,
                  info.height, info.qp);
+  self->timing.coded++;
+  GstClockTime latency;
+  if (gst_nic_frame_timing_add(&self->timing, gst_util_get_timestamp() - started, &latency)) {
+    GST_INFO_OBJECT(self, "reporting a latency of %" GST_TIME_FORMAT, GST_TIME_ARGS(latency));
+    gst_video_decoder_set_latency(decoder, latency, latency);
+  }
   return gst_video_decoder_finish_frame(decoder, frame);
 }
 
@@ -253,4 +266,5 @@ static void gst_nic_dec_init(GstNicDec* self) {
   gst_video_decoder_set_packetized(decoder, FALSE);
   gst_video_decoder_set_use_default_pad_acceptcaps(decoder, TRUE);
   GST_PAD_SET_ACCEPT_TEMPLATE(GST_VIDEO_DECODER_SINK_PAD(self));
+  gst_nic_frame_timing_reset(&self->timing);
 }

@@ -5,7 +5,14 @@
  *
  * Every output buffer is a complete, independently decodable frame unit (a keyframe) and carries
  * a GstNicFrameMeta (see gstnic.h) with the qp it was coded at. Frames are encoded synchronously
- * in handle_frame, so the encoder adds no frames of latency and has nothing left to drain at EOS.
+ * in handle_frame, so the encoder holds no frames and has nothing left to drain at EOS; its
+ * latency is its coding time, which it measures and reports (gstnic.h, GstNicFrameTiming).
+ *
+ * Live sources: a frame is dropped before it is coded when downstream would already render it
+ * too late (QoS, the base class's `qos` property, on) or when it reaches the encoder more than one
+ * frame behind its live source (a deadline on the pipeline clock, gstnic.h), so that an encoder
+ * slower than its source keeps latency and memory bounded. Each drop is logged (INFO) and posted
+ * as a QoS message, and the element logs the counts when it stops.
  *
  * Rate: rate-control=cqp (default) codes every frame at `qp`; cbr and vbr make libnic's
  * rate controller pick each frame's qp for `bitrate` at the stream's framerate. qp, rate-control
@@ -32,6 +39,7 @@ struct _GstNicEnc {
   NicContext* context;
   NicRateController* controller;
   GstVideoCodecState* input_state;
+  GstNicFrameTiming timing;
 };
 
 enum { PROP_QP = GST_NIC_PROP_FIRST_OWN, PROP_RATE_CONTROL, PROP_BITRATE, PROP_EFFORT };
@@ -141,12 +149,14 @@ static void gst_nic_enc_finalize(GObject* object) {
 
 static gboolean gst_nic_enc_start(GstVideoEncoder* encoder) {
   GstNicEnc* self = GST_NIC_ENC(encoder);
+  gst_nic_frame_timing_reset(&self->timing);
   self->context = gst_nic_settings_open_context(&self->settings, GST_ELEMENT(self));
   return self->context != NULL;
 }
 
 static gboolean gst_nic_enc_stop(GstVideoEncoder* encoder) {
   GstNicEnc* self = GST_NIC_ENC(encoder);
+  gst_nic_frame_timing_log_summary(&self->timing, GST_ELEMENT(self));
   g_clear_pointer(&self->input_state, gst_video_codec_state_unref);
   g_clear_pointer(&self->controller, nic_rate_controller_destroy);
   g_clear_pointer(&self->context, nic_context_destroy);
@@ -203,8 +213,11 @@ static gboolean gst_nic_enc_set_format(GstVideoEncoder* encoder, GstVideoCodecSt
   GstVideoCodecState* output = gst_video_encoder_set_output_state(encoder, caps, state);
   gst_video_codec_state_unref(output);
 
-  /* Each frame is output before the next one is accepted: no extra latency. */
-  gst_video_encoder_set_latency(encoder, 0, 0);
+  /* Each frame is output before the next one is accepted: the latency is the coding time,
+   * known once frames have been coded (handle_frame). */
+  const GstClockTime latency =
+      GST_CLOCK_TIME_IS_VALID(self->timing.reported) ? self->timing.reported : 0;
+  gst_video_encoder_set_latency(encoder, latency, latency);
 
   GstTagList* tags = gst_tag_list_new(GST_TAG_VIDEO_CODEC, "nic", GST_TAG_ENCODER, "nicenc", NULL);
   gst_video_encoder_merge_tags(encoder, tags, GST_TAG_MERGE_REPLACE);
@@ -230,6 +243,15 @@ static GstFlowReturn gst_nic_enc_handle_frame(GstVideoEncoder* encoder, GstVideo
     gst_video_codec_frame_unref(frame);
     return GST_FLOW_ERROR;
   }
+  /* A frame already too late downstream (QoS) or too far behind a live source (deadline) is not
+   * worth coding. With no output buffer the base class drops it and posts the QoS message. */
+  if (gst_nic_frame_is_late(GST_ELEMENT(self), GST_VIDEO_ENCODER_SINK_PAD(encoder),
+                            &encoder->input_segment, frame, &self->input_state->info,
+                            -gst_video_encoder_get_max_encode_time(encoder, frame),
+                            &self->timing)) {
+    return gst_video_encoder_finish_frame(encoder, frame);
+  }
+  const GstClockTime started = gst_util_get_timestamp();
   GstVideoFrame video;
   if (!gst_video_frame_map(&video, &self->input_state->info, frame->input_buffer, GST_MAP_READ)) {
     GST_ELEMENT_ERROR(self, STREAM, ENCODE, ("nicenc: could not map the input frame"), (NULL));
@@ -259,6 +281,12 @@ static GstFlowReturn gst_nic_enc_handle_frame(GstVideoEncoder* encoder, GstVideo
   double coded_qp = nic_peek_frame(encoded->data, encoded->size, &info) == NIC_OK ? info.qp : qp;
   GST_LOG_OBJECT(self, "frame %u: %" G_GSIZE_FORMAT " bytes at qp %.3f", frame->system_frame_number,
                  encoded->size, coded_qp);
+  self->timing.coded++;
+  GstClockTime latency;
+  if (gst_nic_frame_timing_add(&self->timing, gst_util_get_timestamp() - started, &latency)) {
+    GST_INFO_OBJECT(self, "reporting a latency of %" GST_TIME_FORMAT, GST_TIME_ARGS(latency));
+    gst_video_encoder_set_latency(encoder, latency, latency);
+  }
 
   frame->output_buffer = gst_buffer_new_wrapped_full(0, encoded->data, encoded->size, 0,
                                                      encoded->size, encoded, free_nic_buffer);
@@ -337,4 +365,6 @@ static void gst_nic_enc_init(GstNicEnc* self) {
   gst_nic_settings_init(&self->settings);
   self->settings.effort = NIC_EFFORT_DEFAULT;
   GST_PAD_SET_ACCEPT_TEMPLATE(GST_VIDEO_ENCODER_SINK_PAD(self));
+  gst_nic_frame_timing_reset(&self->timing);
+  gst_video_encoder_set_qos_enabled(GST_VIDEO_ENCODER(self), TRUE);
 }

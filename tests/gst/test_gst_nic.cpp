@@ -83,6 +83,17 @@ GstBuffer* PictureBuffer(const Bytes& rgb, int width, int height,
 // Everything here runs synchronously: output is there as soon as push returns, or never.
 GstBuffer* Pull(GstHarness* h) { return gst_harness_try_pull(h); }
 
+// The element output exactly these buffers (timestamps), in order.
+void ExpectOutputTimestamps(GstHarness* h, const std::vector<GstClockTime>& expected) {
+  EXPECT_EQ(gst_harness_buffers_received(h), expected.size());
+  for (GstClockTime pts : expected) {
+    GstBuffer* out = Pull(h);
+    ASSERT_NE(out, nullptr) << "no buffer at " << pts;
+    EXPECT_EQ(GST_BUFFER_PTS(out), pts);
+    gst_buffer_unref(out);
+  }
+}
+
 Bytes BufferBytes(GstBuffer* buffer) {
   Bytes bytes(gst_buffer_get_size(buffer));
   gst_buffer_extract(buffer, 0, bytes.data(), bytes.size());
@@ -255,19 +266,71 @@ TEST(NicEnc, EffortRefinesFramesThatLibnicDecodes) {
   EXPECT_TRUE(std::isfinite(Psnr(pictures[0], decoded)));
 }
 
-TEST(NicEnc, ReportsZeroLatency) {
+// nicenc holds no frames: its latency is its coding time, measured from the second frame on (the
+// first warms LibTorch up) and reported as both minimum and maximum.
+TEST(NicEnc, ReportsItsCodingTimeAsLatency) {
   Harness enc("nicenc");
   gst_harness_set_src_caps_str(enc.h, RawCaps(16, 16).c_str());
-  ASSERT_EQ(
-      gst_harness_push(enc.h, PictureBuffer(MakePicture(16, 16, 0), 16, 16, 0, GST_SECOND / 30)),
-      GST_FLOW_OK);
-  GstBuffer* out = Pull(enc.h);
-  ASSERT_NE(out, nullptr);
-  gst_buffer_unref(out);
+  GstVideoEncoder* encoder = GST_VIDEO_ENCODER(enc.Find("nicenc"));
   GstClockTime min_latency = 1, max_latency = 1;
-  gst_video_encoder_get_latency(GST_VIDEO_ENCODER(enc.Find("nicenc")), &min_latency, &max_latency);
-  EXPECT_EQ(min_latency, 0u);
-  EXPECT_EQ(max_latency, 0u);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(gst_harness_push(enc.h, PictureBuffer(MakePicture(16, 16, i), 16, 16,
+                                                    i * GST_SECOND / 30, GST_SECOND / 30)),
+              GST_FLOW_OK);
+    GstBuffer* out = Pull(enc.h);
+    ASSERT_NE(out, nullptr);
+    gst_buffer_unref(out);
+    gst_video_encoder_get_latency(encoder, &min_latency, &max_latency);
+    if (i == 0) {
+      EXPECT_EQ(min_latency, 0u);
+    }
+  }
+  EXPECT_GT(min_latency, 0u);
+  EXPECT_LT(min_latency, 10 * GST_SECOND);
+  EXPECT_EQ(min_latency, max_latency);
+}
+
+// QoS: once downstream reports it is late, frames before the time it can still show are dropped
+// without coding (a QoS message each); later frames are coded. The first frame is always coded.
+TEST(NicEnc, DropsFramesLateForQos) {
+  Harness enc("nicenc");
+  GstBus* bus = gst_bus_new();
+  gst_element_set_bus(enc.h->element, bus);
+  gst_harness_set_src_caps_str(enc.h, RawCaps(16, 16).c_str());
+  auto push = [&](int seed, GstClockTime pts) {
+    return gst_harness_push(enc.h,
+                            PictureBuffer(MakePicture(16, 16, seed), 16, 16, pts, GST_SECOND / 30));
+  };
+  ASSERT_EQ(push(0, 0), GST_FLOW_OK);
+  // Downstream is 1 s late at running time 1 s: frames before ~3 s are too late.
+  ASSERT_TRUE(gst_harness_push_upstream_event(
+      enc.h, gst_event_new_qos(GST_QOS_TYPE_UNDERFLOW, 0.5, GST_SECOND, GST_SECOND)));
+  ASSERT_EQ(push(1, GST_SECOND), GST_FLOW_OK);
+  ASSERT_EQ(push(2, 2 * GST_SECOND), GST_FLOW_OK);
+  ASSERT_EQ(push(3, 10 * GST_SECOND), GST_FLOW_OK);
+  ExpectOutputTimestamps(enc.h, {0, 10 * GST_SECOND});
+  EXPECT_EQ(CountMessages(bus, GST_MESSAGE_QOS), 2);
+  gst_element_set_bus(enc.h->element, nullptr);
+  gst_object_unref(bus);
+}
+
+// Live deadline: a frame that reaches nicenc more than a frame after its running time by the
+// pipeline clock is dropped (the source is live: the harness says so), so a slow encoder skips
+// frames instead of falling further behind; frames in time are coded.
+TEST(NicEnc, DropsFramesBehindALiveSource) {
+  Harness enc("nicenc");
+  gst_harness_use_testclock(enc.h);
+  gst_harness_set_src_caps_str(enc.h, RawCaps(16, 16).c_str());
+  auto push = [&](int seed, GstClockTime pts) {
+    return gst_harness_push(enc.h,
+                            PictureBuffer(MakePicture(16, 16, seed), 16, 16, pts, GST_SECOND / 30));
+  };
+  ASSERT_EQ(push(0, 0), GST_FLOW_OK);
+  ASSERT_EQ(push(1, GST_SECOND / 30), GST_FLOW_OK);  // clock at 0: in time
+  ASSERT_TRUE(gst_harness_set_time(enc.h, 5 * GST_SECOND));
+  ASSERT_EQ(push(2, 2 * GST_SECOND / 30), GST_FLOW_OK);               // ~4.9 s behind: dropped
+  ASSERT_EQ(push(3, 5 * GST_SECOND - GST_SECOND / 60), GST_FLOW_OK);  // within a frame: coded
+  ExpectOutputTimestamps(enc.h, {0, GST_SECOND / 30, 5 * GST_SECOND - GST_SECOND / 60});
 }
 
 // Round trip through nicenc and nicdec: the pixels are exactly what libnic decodes from the
@@ -542,28 +605,44 @@ TEST(NicDec, CorruptBuffersWarnAndStreamContinues) {
 }
 
 // QoS: a frame already late when it arrives is dropped without decoding (and a QoS message
-// posted); frames in time are decoded.
+// posted); frames in time are decoded. The first frame is always decoded.
 TEST(NicDec, DropsFramesLateForQos) {
-  std::vector<Bytes> frames = Encode({MakePicture(16, 16, 12), MakePicture(16, 16, 13)}, 16, 16);
+  std::vector<Bytes> frames =
+      Encode({MakePicture(16, 16, 12), MakePicture(16, 16, 13), MakePicture(16, 16, 14)}, 16, 16);
   Harness dec("nicdec");
   GstBus* bus = gst_bus_new();
   gst_element_set_bus(dec.h->element, bus);
   gst_harness_set_src_caps_str(dec.h, "image/x-nic,parsed=true,framerate=30/1");
-  // Downstream reports being 1 s late at running time 1 s: frames before ~3 s are too late.
-  ASSERT_TRUE(gst_harness_push_upstream_event(
-      dec.h, gst_event_new_qos(GST_QOS_TYPE_UNDERFLOW, 0.5, GST_SECOND, GST_SECOND)));
-  ASSERT_EQ(gst_harness_push(dec.h, WrapBytes(frames[0], 0, GST_SECOND / 30)), GST_FLOW_OK);
-  ASSERT_EQ(gst_harness_push(dec.h, WrapBytes(frames[1], 10 * GST_SECOND, GST_SECOND / 30)),
-            GST_FLOW_OK);
-  ASSERT_EQ(gst_harness_buffers_received(dec.h), 1u);
-  GstBuffer* out = Pull(dec.h);
-  ASSERT_NE(out, nullptr);
-  EXPECT_EQ(GST_BUFFER_PTS(out), 10 * GST_SECOND);
-  gst_buffer_unref(out);
+  const GstClockTime pts[] = {0, GST_SECOND / 30, 10 * GST_SECOND};
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_EQ(gst_harness_push(dec.h, WrapBytes(frames[i], pts[i], GST_SECOND / 30)), GST_FLOW_OK);
+    // Then downstream reports being 1 s late at running time 1 s: frames before ~3 s are late.
+    if (i == 0) {
+      ASSERT_TRUE(gst_harness_push_upstream_event(
+          dec.h, gst_event_new_qos(GST_QOS_TYPE_UNDERFLOW, 0.5, GST_SECOND, GST_SECOND)));
+    }
+  }
+  ExpectOutputTimestamps(dec.h, {0, 10 * GST_SECOND});
   EXPECT_EQ(CountMessages(bus, GST_MESSAGE_QOS), 1);
   EXPECT_EQ(CountMessages(bus, GST_MESSAGE_WARNING), 0);
   gst_element_set_bus(dec.h->element, nullptr);
   gst_object_unref(bus);
+}
+
+// Live deadline: with a live upstream (the harness answers latency queries as live) a frame that
+// arrives more than a frame after its running time, by the pipeline clock, is dropped unless it
+// is the first; frames in time are decoded.
+TEST(NicDec, DropsFramesBehindALiveSource) {
+  std::vector<Bytes> frames =
+      Encode({MakePicture(16, 16, 15), MakePicture(16, 16, 16), MakePicture(16, 16, 17)}, 16, 16);
+  Harness dec("nicdec");
+  gst_harness_use_testclock(dec.h);
+  gst_harness_set_src_caps_str(dec.h, "image/x-nic,parsed=true,framerate=30/1");
+  ASSERT_TRUE(gst_harness_set_time(dec.h, 5 * GST_SECOND));
+  const GstClockTime pts[] = {0, GST_SECOND, 5 * GST_SECOND};
+  for (size_t i = 0; i < 3; ++i)
+    ASSERT_EQ(gst_harness_push(dec.h, WrapBytes(frames[i], pts[i], GST_SECOND / 30)), GST_FLOW_OK);
+  ExpectOutputTimestamps(dec.h, {0, 5 * GST_SECOND});
 }
 
 // A frame from other weights (model fingerprint) can never decode: a clear error, not warnings.
