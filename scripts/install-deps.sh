@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential pkg-config meson ninja-build cmake
-  python3-pip nlohmann-json3-dev libpng-dev zlib1g-dev libgtest-dev
+  python3-pip nlohmann-json3-dev libpng-dev zlib1g-dev libgtest-dev libgloo-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   dpkg-dev nasm patch xz-utils make

@@ -15,6 +15,7 @@
 
 #include "checkpoint.h"
 #include "common/error.h"
+#include "data_parallel.h"
 #include "model/device.h"
 #include "model/weights.h"
 #include "run_start.h"
@@ -78,11 +79,20 @@ Trainer::Trainer(const TrainOptions& options)
       checkpoint_path_(options.run + "/checkpoint.pt") {
   keep_freed_heap_mapped();
   at::set_num_threads(options_.threads);
-  std::filesystem::create_directories(options_.run);
+  const int processes = DataParallel::world_size_from_environment();
+  require(options_.batch % processes == 0, NIC_ERROR_INVALID_ARGUMENT,
+          "--batch " + std::to_string(options_.batch) + " does not split over " +
+              std::to_string(processes) + " processes");
+  data_parallel_ = DataParallel::from_environment();
+  const bool main_process = !data_parallel_ || data_parallel_->is_main();
+  if (main_process) std::filesystem::create_directories(options_.run);
+  // The main process writes a new run's config first; the others then read the same folder.
+  if (data_parallel_ && !main_process) data_parallel_->barrier();
   const bool resume = std::filesystem::exists(checkpoint_path_);
   CodecWeights init;
   if (!resume && !options_.init_from.empty()) init = load_weights(options_.init_from, torch::kCPU);
   config_ = configure(init.model ? &init : nullptr);
+  if (data_parallel_ && main_process) data_parallel_->barrier();
 
   torch::manual_seed(options_.seed);
   model_ = ImageCodecModel(config_);
@@ -102,7 +112,16 @@ Trainer::Trainer(const TrainOptions& options)
   } else if (init.model) {
     start_from_weights(init);
   }
-  log_ = std::make_unique<LogFile>(options_.run + "/train.log");
+  if (data_parallel_) {
+    // Every process starts from the main process's weights (the same seed makes them equal
+    // already; this makes sure).
+    std::vector<torch::Tensor> state = model_->parameters();
+    for (const torch::Tensor& b : model_->buffers()) state.push_back(b);
+    if (ema_)
+      for (const torch::Tensor& p : ema_->parameters()) state.push_back(p);
+    data_parallel_->broadcast_from_main(state);
+  }
+  if (main_process) log_ = std::make_unique<LogFile>(options_.run + "/train.log");
   while (!start_note_.empty() && start_note_.back() == '\n') start_note_.pop_back();
   if (!start_note_.empty()) log(start_note_);
 }
@@ -124,7 +143,8 @@ ModelConfig Trainer::configure(const CodecWeights* init) {
   if (options_.distribution_shape > 0) c.latent_distribution_shape = options_.distribution_shape;
   if (options_.no_context_scales) c.context_scales = false;
   c = ModelConfig::from_json(c.to_json());  // throws on a bad architecture or shape
-  std::ofstream(config_path_) << c.to_json() << "\n";
+  if (!data_parallel_ || data_parallel_->is_main())
+    std::ofstream(config_path_) << c.to_json() << "\n";
   return c;
 }
 
@@ -156,7 +176,9 @@ void Trainer::start_from_weights(const CodecWeights& init) {
   optimizer_start_ = step_;
 }
 
+// The main process's log: the others train quietly.
 void Trainer::log(const std::string& line) {
+  if (!log_) return;
   std::cout << line << std::endl;
   log_->file << line << std::endl;
 }
@@ -179,7 +201,10 @@ void Trainer::train() {
   log("nic-train: " + config_.to_json() + " step " + std::to_string(step_) + " -> " +
       std::to_string(options_.steps) + ", batch " + std::to_string(options_.batch) + "x" +
       std::to_string(options_.crop) + ", threads " + std::to_string(options_.threads) +
-      ", device " + options_.device);
+      ", device " + options_.device +
+      (data_parallel_
+           ? ", data-parallel over " + std::to_string(data_parallel_->world_size()) + " processes"
+           : ""));
   int64_t params = 0;
   for (const auto& p : model_->parameters()) params += p.numel();
   log("parameters: " + std::to_string(params));
@@ -194,33 +219,47 @@ void Trainer::train() {
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
   model_->train();
+  const bool main_process = !data_parallel_ || data_parallel_->is_main();
   while (step_ < options_.steps && !stop_requested) {
     const double lr = learning_rate();
     step_once(lr, rng, lambdas, progress);
+    // A stop asked of any process stops them all at the same step.
+    if (data_parallel_) stop_requested = data_parallel_->any(stop_requested);
     if (step_ % options_.log_every == 0 || step_ == options_.steps) report(progress, lr);
 
     const bool checkpoint_due =
         std::chrono::duration<double>(Clock::now() - last_checkpoint).count() >
         options_.checkpoint_minutes * 60;
     const bool validate_due = options_.validate_every > 0 && step_ % options_.validate_every == 0;
-    if (checkpoint_due || validate_due || step_ == options_.steps || stop_requested) {
+    if (main_process &&
+        (checkpoint_due || validate_due || step_ == options_.steps || stop_requested)) {
       save_checkpoint();
       last_checkpoint = Clock::now();
     }
-    if (validate_due || step_ == options_.steps) validate();
+    if (main_process && (validate_due || step_ == options_.steps)) validate();
   }
   if (stop_requested) log("stopped at step " + std::to_string(step_) + ", checkpoint saved");
 }
 
-// One optimizer step on a batch of random crops, each item at a random rate anchor.
+// One optimizer step on a batch of random crops, each item at a random rate anchor. Every
+// data-parallel process draws the whole batch (the same random numbers) and trains its share.
 void Trainer::step_once(double lr, std::mt19937_64& rng, const torch::Tensor& lambdas,
                         Progress& progress) {
   for (auto& group : optimizer_->param_groups())
     static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
   const int64_t anchors = lambdas.size(0);
-  torch::Tensor x = images_->sample_batch(options_.batch, rng).to(device_);
-  torch::Tensor anchor = torch::randint(anchors, {options_.batch}, torch::kInt64).to(device_);
-  TrainOutput out = model_->forward_train(x, anchor);
+  torch::Tensor x = images_->sample_batch(options_.batch, rng);
+  torch::Tensor anchor = torch::randint(anchors, {options_.batch}, torch::kInt64);
+  BatchShare share;
+  if (data_parallel_) {
+    const int64_t per_process = options_.batch / data_parallel_->world_size();
+    share = {options_.batch, per_process * data_parallel_->rank()};
+    x = x.slice(0, share.offset, share.offset + per_process);
+    anchor = anchor.slice(0, share.offset, share.offset + per_process);
+  }
+  x = x.to(device_);
+  anchor = anchor.to(device_);
+  TrainOutput out = model_->forward_train(x, anchor, share);
   const double pixels = double(x.size(2) * x.size(3));
   torch::Tensor mse = (out.x_hat - x).pow(2).mean({1, 2, 3});
   torch::Tensor bpp = (out.y_bits + out.z_bits) / pixels;
@@ -229,6 +268,7 @@ void Trainer::step_once(double lr, std::mt19937_64& rng, const torch::Tensor& la
 
   optimizer_->zero_grad();
   loss.backward();
+  if (data_parallel_) data_parallel_->average_gradients(model_->parameters());
   torch::nn::utils::clip_grad_norm_(model_->parameters(), 1.0);
   optimizer_->step();
   if (ema_) {
@@ -242,7 +282,7 @@ void Trainer::step_once(double lr, std::mt19937_64& rng, const torch::Tensor& la
 
   auto a = anchor.cpu();
   auto m = mse.detach().cpu(), b = bpp.detach().cpu(), l = loss_items.detach().cpu();
-  for (int i = 0; i < options_.batch; ++i) {
+  for (int64_t i = 0; i < a.size(0); ++i) {
     const size_t k = size_t(a[i].item<int64_t>());
     progress.mse[k] += m[i].item<double>();
     progress.bpp[k] += b[i].item<double>();

@@ -22,6 +22,7 @@
 namespace nic {
 
 struct CodecWeights;
+class DataParallel;
 
 struct TrainOptions {
   std::string data = "../shared/data/train";
@@ -29,7 +30,7 @@ struct TrainOptions {
   std::string run = "runs/default";
   std::string device = "cpu";
   int64_t steps = 20000;
-  int batch = 8;
+  int batch = 8;  // the whole batch: data-parallel processes share it
   int crop = 128;
   double lr = 1e-4;
   int64_t lr_decay_at = 0;  // step from which lr is divided by 10 (0 = never)
@@ -62,6 +63,9 @@ class Trainer {
   // Writes what the run ships (the moving average, else the weights) as a weights file.
   void export_weights(const std::string& path);
   // Trains until options.steps or a stop request (SIGINT, SIGTERM: checkpoints first).
+  // Data-parallel (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT; train/data_parallel.h): every
+  // process reads the same run folder and trains its share of each batch; only the main process
+  // (rank 0) writes the folder (config, checkpoints, log, validation).
   void train();
 
  private:
@@ -87,6 +91,7 @@ class Trainer {
   int64_t optimizer_start_ = 0;
   std::string start_note_;  // how the run started, for its log
   std::unique_ptr<TrainingImages> images_;
+  std::unique_ptr<DataParallel> data_parallel_;  // null in a single process
   struct LogFile;
   std::unique_ptr<LogFile> log_;
 };

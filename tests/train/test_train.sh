@@ -79,6 +79,49 @@ grep -q "moving average validation (1 images, real coding):  qp 0.0 bpp" "$tmp/r
 expect_fail "unknown architecture" "unknown architecture" "$train" --run "$tmp/z" --architecture nic-evc-9
 expect_fail "bad distribution shape" "0.5 .. 4" "$train" --run "$tmp/z2" --distribution-shape 9
 
+# Data-parallel (c10d, Gloo on loopback): two processes with one item each take the same steps
+# as one process with the batch of two, within float tolerance, and only rank 0 writes the run.
+dp=(--widths 16,16,16 --latent 32 --hyper 16 --data "$tmp/data" --valid "$tmp/data" --batch 2
+    --crop 64 --threads 1 --steps 3 --validate-every 0 --lr 1e-3 --warmup-steps 0 --seed 5)
+cp "$sample" "$tmp/data/b.png"
+"$train" --run "$tmp/dp-start" "${dp[@]}" --export "$tmp/dp-start.safetensors" >/dev/null 2>&1 \
+  && "$train" --run "$tmp/dp-one" "${dp[@]}" >"$tmp/out" 2>&1 \
+  && "$train" --run "$tmp/dp-one" --export "$tmp/dp-one.safetensors" >/dev/null 2>&1 && ok \
+  || bad "single-process reference: $(cat "$tmp/out")"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export MASTER_ADDR=127.0.0.1 MASTER_PORT=$port WORLD_SIZE=2
+RANK=1 timeout 120 "$train" --run "$tmp/dp-two" "${dp[@]}" >"$tmp/out1" 2>&1 &
+rank1=$!
+RANK=0 timeout 120 "$train" --run "$tmp/dp-two" "${dp[@]}" >"$tmp/out0" 2>&1; status0=$?
+wait "$rank1"; status1=$?
+unset MASTER_ADDR MASTER_PORT WORLD_SIZE
+[ "$status0" -eq 0 ] && [ "$status1" -eq 0 ] && ok \
+  || bad "data-parallel run: rank 0 exit $status0: $(cat "$tmp/out0"); rank 1 exit $status1: $(cat "$tmp/out1")"
+grep -q "data-parallel over 2 processes" "$tmp/dp-two/train.log" && ok || bad "no data-parallel note in the log"
+[ ! -s "$tmp/out1" ] && ok || bad "rank 1 wrote output: $(cat "$tmp/out1")"
+"$train" --run "$tmp/dp-two" --export "$tmp/dp-two.safetensors" >/dev/null 2>&1 && ok || bad "export dp-two"
+python3 - "$tmp/dp-start.safetensors" "$tmp/dp-one.safetensors" "$tmp/dp-two.safetensors" <<'EOF' \
+  && ok || bad "data-parallel weights differ from one process's"
+import json, struct, sys
+def load(path):
+    data = open(path, "rb").read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    out = {}
+    for name, v in header.items():
+        if name != "__metadata__" and v["dtype"] == "F32":
+            begin, end = v["data_offsets"]
+            out[name] = struct.unpack("<%df" % ((end - begin) // 4), data[8 + n + begin:8 + n + end])
+    return out
+start, one, two = (load(p) for p in sys.argv[1:])
+def worst(a, b): return max(max(abs(x - y) for x, y in zip(a[k], b[k])) for k in a)
+moved, apart = worst(start, one), worst(one, two)
+print("weights moved by up to %.3g in 3 steps; one vs two processes: %.3g" % (moved, apart))
+sys.exit(0 if moved > 1e-3 and apart < 1e-5 else 1)
+EOF
+expect_fail "batch that does not split" "does not split" env WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 \
+  MASTER_PORT=1 "$train" --run "$tmp/dp-bad" "${dp[@]}" --batch 3
+
 # Bad input.
 expect_fail "increasing lambdas" "decreasing" "$train" --run "$tmp/x" --anchor-lambdas 0.001,0.01
 expect_fail "lambda not a number" "decreasing" "$train" --run "$tmp/x" --anchor-lambdas 0.02,abc

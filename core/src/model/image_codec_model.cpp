@@ -2,6 +2,20 @@
 
 namespace nic {
 
+namespace {
+
+// Uniform noise in [-0.5, 0.5) shaped as t, drawn for the whole batch of which t is a share.
+torch::Tensor uniform_noise_like(const torch::Tensor& t, const BatchShare& share) {
+  if (share.batch == 0) return torch::rand_like(t) - 0.5;
+  std::vector<int64_t> sizes = t.sizes().vec();
+  sizes[0] = share.batch;
+  return torch::rand(sizes, t.options().requires_grad(false))
+             .slice(0, share.offset, share.offset + t.size(0)) -
+         0.5;
+}
+
+}  // namespace
+
 ImageCodecModelImpl::ImageCodecModelImpl(const ModelConfig& c) : config(c) {
   g_a = register_module("g_a", AnalysisTransform(c));
   g_s = register_module("g_s", SynthesisTransform(c));
@@ -22,12 +36,12 @@ ImageCodecModelImpl::ImageCodecModelImpl(const ModelConfig& c) : config(c) {
                                      torch::linspace(-1.0, -1.0 + 0.7 * (anchors - 1), anchors));
 }
 
-TrainOutput ImageCodecModelImpl::forward_train(const torch::Tensor& x,
-                                               const torch::Tensor& anchor) {
+TrainOutput ImageCodecModelImpl::forward_train(const torch::Tensor& x, const torch::Tensor& anchor,
+                                               const BatchShare& share) {
   const int64_t batch = x.size(0);
   torch::Tensor y = g_a(x);
   torch::Tensor z = h_a(y);
-  torch::Tensor z_noisy = z + torch::rand_like(z) - 0.5;
+  torch::Tensor z_noisy = z + uniform_noise_like(z, share);
   torch::Tensor z_hat = round_straight_through(z);
   torch::Tensor z_bits = bits_per_item(z_prior->likelihood(z_noisy));
 
@@ -41,7 +55,7 @@ TrainOutput ImageCodecModelImpl::forward_train(const torch::Tensor& x,
   const LatentCoding coding(config, means);
   LatentCoding::Trained t = coding.train(y, features, index, step, context_scales);
   torch::Tensor s = t.residual;
-  torch::Tensor y_bits = bits_per_item(latent_likelihood(s + torch::rand_like(s) - 0.5,
+  torch::Tensor y_bits = bits_per_item(latent_likelihood(s + uniform_noise_like(s, share),
                                                          sigma_from_scale_index(t.scale_index),
                                                          config.latent_distribution_shape));
   torch::Tensor y_hat = t.y_hat;

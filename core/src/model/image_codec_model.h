@@ -19,11 +19,20 @@ struct TrainOutput {
   torch::Tensor z_bits;  // [B] estimated bits of z
 };
 
+// Which items of a larger batch a forward pass gets: in data-parallel training each process has a
+// share, and the training noise is drawn for the whole batch, so that every item gets the noise it
+// would get in one process with the whole batch. batch 0: x is the whole batch.
+struct BatchShare {
+  int64_t batch = 0;
+  int64_t offset = 0;
+};
+
 struct ImageCodecModelImpl : torch::nn::Module {
   explicit ImageCodecModelImpl(const ModelConfig& config);
 
   // x in [0,1], sides multiples of 64; anchor: int64 [B], the rate anchor of each item.
-  TrainOutput forward_train(const torch::Tensor& x, const torch::Tensor& anchor);
+  TrainOutput forward_train(const torch::Tensor& x, const torch::Tensor& anchor,
+                            const BatchShare& share = {});
 
   ModelConfig config;
   AnalysisTransform g_a{nullptr};
