@@ -157,6 +157,39 @@ TEST(CApiContext, ReportsModelAndDeviceProblems) {
   EXPECT_EQ(nic_context_create(&o, nullptr), NIC_ERROR_INVALID_ARGUMENT);
 }
 
+// Installed models by name: the source tree's models/ is listed (a build used in place), a name
+// loads the same weights as its path, and an unknown name says which names there are.
+TEST(CApiContext, ModelsByName) {
+  const size_t count = nic_model_count();
+  std::string default_path;
+  for (size_t i = 0; i < count; ++i)
+    if (std::string(nic_model_name(i)) == "nic-default") default_path = nic_model_path(i);
+  ASSERT_FALSE(default_path.empty()) << "nic-default is not listed";
+  EXPECT_NE(default_path.find("models/nic-default.safetensors"), std::string::npos);
+  EXPECT_EQ(nic_model_name(count), nullptr);
+  EXPECT_EQ(nic_model_path(count), nullptr);
+
+  NicOptions o;
+  nic_options_init(&o);
+  o.threads = 1;
+  o.model_path = "nic-default";
+  ContextHolder by_path(default_model_path(), 1);
+  ASSERT_EQ(by_path.status(), NIC_OK) << nic_last_error();
+  NicContext* by_name = nullptr;
+  ASSERT_EQ(nic_context_create(&o, &by_name), NIC_OK) << nic_last_error();
+  EXPECT_STREQ(nic_context_model_fingerprint(by_name),
+               nic_context_model_fingerprint(by_path.get()));
+  nic_context_destroy(by_name);
+
+  NicContext* none = nullptr;
+  o.model_path = "nic-none";
+  EXPECT_EQ(nic_context_create(&o, &none), NIC_ERROR_MODEL);
+  const std::string error = nic_last_error();
+  EXPECT_NE(error.find("no model named 'nic-none'"), std::string::npos) << error;
+  EXPECT_NE(error.find("nic-default"), std::string::npos) << error;
+  EXPECT_EQ(none, nullptr);
+}
+
 TEST_F(CApi, PixelLimitRefusesLargerFrames) {
   const std::vector<uint8_t> rgb = synthetic_image(48, 32);
   const std::vector<uint8_t> frame = encode(ctx(), rgb, 48, 32, 20);

@@ -1,6 +1,7 @@
 // The C API: translates between nic.h and the C++ core; catches every exception.
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -9,6 +10,7 @@
 #include <new>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "codec/frame_codec.h"
 #include "codec/rate_controller.h"
@@ -112,13 +114,67 @@ void encode_controlled(nic::FrameCodec& codec, nic::RateController& rc,
   if (qp_used) *qp_used = frame.qp;
 }
 
+// ---- Models by name ----
+// An installed model is a weights file in the installed models folder or, for a build used in
+// place, the source tree's models/ (the installed copy wins); its name is the file name without
+// ".safetensors".
+constexpr const char* kWeightsSuffix = ".safetensors";
+
+struct InstalledModel {
+  std::string name, path;
+};
+
+std::vector<InstalledModel> installed_models() {
+  std::vector<InstalledModel> models;
+  for (const char* default_path : {NIC_DEFAULT_MODEL_PATH, NIC_SOURCE_MODEL_PATH}) {
+    const std::filesystem::path folder = std::filesystem::path(default_path).parent_path();
+    std::error_code ec;
+    std::vector<InstalledModel> here;
+    for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
+      const std::string file = entry.path().filename().string();
+      const size_t n = file.size(), suffix = std::strlen(kWeightsSuffix);
+      if (n <= suffix || file.compare(n - suffix, suffix, kWeightsSuffix) != 0) continue;
+      const std::string name = file.substr(0, n - suffix);
+      const bool seen = std::any_of(models.begin(), models.end(),
+                                    [&](const InstalledModel& m) { return m.name == name; });
+      if (!seen) here.push_back({name, entry.path().string()});
+    }
+    std::sort(here.begin(), here.end(),
+              [](const InstalledModel& a, const InstalledModel& b) { return a.name < b.name; });
+    models.insert(models.end(), here.begin(), here.end());
+  }
+  return models;
+}
+
+// A path (it names a folder or ends in .safetensors), or the name of an installed model. A name
+// that is no installed model but an existing file is taken as a path.
+std::string resolve_model(const std::string& model) {
+  const size_t suffix = std::strlen(kWeightsSuffix);
+  const bool is_path =
+      model.find('/') != std::string::npos ||
+      (model.size() > suffix && model.compare(model.size() - suffix, suffix, kWeightsSuffix) == 0);
+  if (is_path) return model;
+  const std::vector<InstalledModel> models = installed_models();
+  for (const InstalledModel& m : models)
+    if (m.name == model) return m.path;
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(model, ec)) return model;
+  std::string names;
+  for (const InstalledModel& m : models) names += (names.empty() ? "" : ", ") + m.name;
+  throw nic::Error(NIC_ERROR_MODEL, "no model named '" + model +
+                                        "' (installed: " + (names.empty() ? "none" : names) +
+                                        "; a path to a weights file works too)");
+}
+
 std::string resolve_default_model() {
-  if (const char* env = std::getenv("NIC_MODEL"); env && *env) return env;
+  if (const char* env = std::getenv("NIC_MODEL"); env && *env) return resolve_model(env);
   std::error_code ec;
   if (std::filesystem::exists(NIC_DEFAULT_MODEL_PATH, ec)) return NIC_DEFAULT_MODEL_PATH;
   if (std::filesystem::exists(NIC_SOURCE_MODEL_PATH, ec)) return NIC_SOURCE_MODEL_PATH;
   return NIC_DEFAULT_MODEL_PATH;
 }
+
+thread_local std::vector<InstalledModel> listed_models;  // nic_model_count's answer
 
 }  // namespace
 
@@ -171,8 +227,29 @@ void nic_options_init(NicOptions* options) {
 
 const char* nic_default_model_path(void) {
   thread_local std::string path;
-  path = resolve_default_model();
+  try {
+    path = resolve_default_model();
+  } catch (const nic::Error&) {
+    path = std::getenv("NIC_MODEL");  // a name of no installed model: the context says so
+  }
   return path.c_str();
+}
+
+size_t nic_model_count(void) {
+  try {
+    listed_models = installed_models();
+  } catch (const std::exception&) {
+    listed_models.clear();
+  }
+  return listed_models.size();
+}
+
+const char* nic_model_name(size_t index) {
+  return index < listed_models.size() ? listed_models[index].name.c_str() : nullptr;
+}
+
+const char* nic_model_path(size_t index) {
+  return index < listed_models.size() ? listed_models[index].path.c_str() : nullptr;
 }
 
 NicStatus nic_context_create(const NicOptions* options, NicContext** out_context) {
@@ -183,7 +260,8 @@ NicStatus nic_context_create(const NicOptions* options, NicContext** out_context
     nic_options_init(&defaults);
     const NicOptions& o = options ? *options : defaults;
     nic::FrameCodecOptions fo;
-    fo.model_path = (o.model_path && *o.model_path) ? o.model_path : resolve_default_model();
+    fo.model_path =
+        (o.model_path && *o.model_path) ? resolve_model(o.model_path) : resolve_default_model();
     fo.device = o.device ? o.device : "cpu";
     fo.threads = o.threads;
     fo.effort = o.effort;

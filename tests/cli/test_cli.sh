@@ -106,4 +106,14 @@ expect_fail "junk stream" "corrupt" "$nic" info "$tmp/junk.nic"
 expect_fail "empty stream" "empty" "$nic" decode "$tmp/empty.nic" -o "$tmp/x.png"
 expect_fail "unwritable output" "cannot write\|error" "$nic" encode "$sample" -o /nonexistent/dir/x.nic
 
+# Models by name: `nic models` lists the source tree's models/ (a build used in place), and
+# --model takes a name as well as a path: the same weights, the same frame.
+"$nic" models >"$tmp/models" && grep -q "^nic-default .*models/nic-default.safetensors .* MB  [0-9a-f]\{16\}" \
+  "$tmp/models" && ok || bad "nic models: $(cat "$tmp/models")"
+"$nic" encode "$sample" -o "$tmp/by-name.nic" --qp 30 --model nic-default >/dev/null \
+  && "$nic" encode "$sample" -o "$tmp/by-path.nic" --qp 30 --model "$NIC_DEFAULT_MODEL_FILE" >/dev/null \
+  && cmp -s "$tmp/by-name.nic" "$tmp/by-path.nic" && ok || bad "--model nic-default differs from its path"
+expect_fail "unknown model name" "no model named 'nic-none' (installed: .*nic-default" \
+  "$nic" encode "$sample" -o "$tmp/x.nic" --model nic-none
+
 finish

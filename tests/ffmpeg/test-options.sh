@@ -114,6 +114,11 @@ note "-q:v 70 is refused"
 must_fail "-q:v 70" "qp runs from 0 to 63"
 note "a missing model is an error"
 must_fail "-model $work/no-such-model.safetensors" "no-such-model"
+note "-model takes an installed model's name; an unknown name is an error naming the installed ones"
+ff -i "$src" -frames:v 1 -c:v nic -model nic-default -f nic named.nic
+ff -model nic-default -i named.nic -f framemd5 named.raw
+[ "$(grep -vc '^#' named.raw)" -eq 1 ] || fail "-model nic-default: decoded $(grep -vc '^#' named.raw) frames"
+must_fail "-model nic-none" "no model named 'nic-none'.*nic-default"
 note "an absent device is an error"
 must_fail "-device cuda:7" "cuda"
 note "-effort 10 is refused"

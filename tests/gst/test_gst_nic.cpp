@@ -809,6 +809,32 @@ TEST(NicTypeFind, RecognisesTheMagic) {
   }
 }
 
+// `model` takes an installed model's name as well as a path (libnic resolves it).
+TEST(NicEnc, ModelByName) {
+  Harness enc("nicenc model=nic-default");
+  gst_harness_set_src_caps_str(enc.h, RawCaps(16, 16).c_str());
+  ASSERT_EQ(
+      gst_harness_push(enc.h, PictureBuffer(MakePicture(16, 16, 0), 16, 16, 0, GST_SECOND / 30)),
+      GST_FLOW_OK);
+  GstBuffer* out = Pull(enc.h);
+  ASSERT_NE(out, nullptr);
+  const Bytes frame = BufferBytes(out);
+  gst_buffer_unref(out);
+  NicFrameInfo info;
+  ASSERT_EQ(nic_peek_frame(frame.data(), frame.size(), &info), NIC_OK);
+  const char* shipped = std::getenv("NIC_GST_TRAINED_MODEL");
+  ASSERT_NE(shipped, nullptr);
+  NicOptions o;
+  nic_options_init(&o);
+  o.model_path = shipped;
+  NicContext* ctx = nullptr;
+  ASSERT_EQ(nic_context_create(&o, &ctx), NIC_OK) << nic_last_error();
+  char expected[17];
+  std::snprintf(expected, sizeof expected, "%016llx", (unsigned long long)info.model_fingerprint);
+  EXPECT_STREQ(nic_context_model_fingerprint(ctx), expected);
+  nic_context_destroy(ctx);
+}
+
 // Start-up failures are element errors with a message naming the cause.
 std::string StartError(const char* property, const char* value) {
   GstElement* enc = gst_element_factory_make("nicenc", nullptr);
@@ -837,6 +863,8 @@ TEST(NicEnc, MissingModelOrDeviceFailsClearly) {
   EXPECT_NE(model_error.find("/nonexistent/model.safetensors"), std::string::npos) << model_error;
   std::string device_error = StartError("device", "cuda:7");
   EXPECT_NE(device_error.find("cuda"), std::string::npos) << device_error;
+  std::string name_error = StartError("model", "nic-none");
+  EXPECT_NE(name_error.find("no model named 'nic-none'"), std::string::npos) << name_error;
   std::printf("model: %s\ndevice: %s\n", model_error.c_str(), device_error.c_str());
 }
 

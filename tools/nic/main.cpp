@@ -44,10 +44,12 @@ const char* kUsage =
     "       (a stream of several frames needs a pattern such as out%04d.png)\n"
     "  nic info IN.nic\n"
     "  nic psnr A.png B.png\n"
+    "  nic models                 (the installed models: name, file, size, fingerprint)\n"
     "qp: 0 (best quality) .. 63 (fewest bits), fractional allowed; default 24.\n"
     "effort: 1 (one pass, real time; the default) .. 9 (each step doubles the encoder's\n"
     "        refinement of the latents: fewer bits at the same quality, decoding unchanged).\n"
-    "model: default is $NIC_MODEL or the installed default model.\n";
+    "model: --model takes a weights file or an installed model's name (nic models);\n"
+    "       default is $NIC_MODEL or the installed default model.\n";
 
 struct Arguments {
   std::vector<std::string> inputs;
@@ -380,6 +382,31 @@ int psnr(const Arguments& a) {
   return 0;
 }
 
+// The installed models, each loaded once for its fingerprint; the default one marked.
+int models(const Arguments& a) {
+  if (!a.inputs.empty()) throw UsageError("models takes no input");
+  const std::string default_path = nic_default_model_path();
+  const size_t count = nic_model_count();
+  if (count == 0) std::printf("no installed models\n");
+  for (size_t i = 0; i < count; ++i) {
+    const std::string name = nic_model_name(i), path = nic_model_path(i);
+    std::error_code ec;
+    const double megabytes = double(std::filesystem::file_size(path, ec)) / 1e6;
+    Arguments one = a;
+    one.model = path;
+    std::string fingerprint;
+    try {
+      Context context(one);
+      fingerprint = nic_context_model_fingerprint(context.get());
+    } catch (const std::exception& e) {
+      fingerprint = std::string("unusable: ") + e.what();
+    }
+    std::printf("%-16s %s  %.1f MB  %s%s\n", name.c_str(), path.c_str(), megabytes,
+                fingerprint.c_str(), path == default_path ? "  (default)" : "");
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -395,6 +422,7 @@ int main(int argc, char** argv) {
     if (command == "decode") return decode(a);
     if (command == "info") return info(a);
     if (command == "psnr") return psnr(a);
+    if (command == "models") return models(a);
     if (command == "--version") {
       std::printf("nic %s\n", nic_version());
       return 0;

@@ -59,7 +59,7 @@ const char* nic_version(void);
 typedef struct NicContext NicContext;
 
 typedef struct NicOptions {
-  const char* model_path; /* NULL or "": the default installed model (see nic_default_model_path) */
+  const char* model_path; /* a weights file or an installed model's name; NULL or "": default */
   const char* device;     /* NULL or "cpu", "cuda", "cuda:N" */
   int threads;            /* CPU threads for this context's calls; 0 = one per core. Set per
                              call on the calling thread: LibTorch's process-wide count and
@@ -89,8 +89,19 @@ typedef struct NicOptions {
 /* Fills *options with the defaults. */
 void nic_options_init(NicOptions* options);
 
-/* Path of the default model this library looks for (environment NIC_MODEL overrides it). */
+/* Path of the default model this library looks for (environment NIC_MODEL, a path or a model
+   name, overrides it). */
 const char* nic_default_model_path(void);
+
+/* Installed models: the weights files in the folder the default model is installed in (and, for a
+   build used in place, the source tree's models/), each named by its file name without
+   ".safetensors" ("nic-default"); NicOptions.model_path takes a name or a path.
+   nic_model_count() looks the folders up afresh and returns how many there are; nic_model_name(i)
+   and nic_model_path(i) give each one's name and path (NULL when i is out of range), valid until
+   the next nic_model_count() call on the same thread. */
+size_t nic_model_count(void);
+const char* nic_model_name(size_t index);
+const char* nic_model_path(size_t index);
 
 NicStatus nic_context_create(const NicOptions* options, NicContext** out_context);
 void nic_context_destroy(NicContext* context);
