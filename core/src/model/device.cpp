@@ -1,11 +1,47 @@
 #include "model/device.h"
 
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <mutex>
+
 #include "common/error.h"
 
 namespace nic {
 
+namespace {
+
+// Found by name: through libnic's run path (the LibTorch it was built with) or LD_LIBRARY_PATH
+// (scripts/gpu-check.sh runs the binaries against the GPU machine's own PyTorch).
+constexpr const char* kCudaHalf = "libtorch_cuda.so";
+
+bool machine_has_nvidia_gpu() {
+  return access("/dev/nvidiactl", F_OK) == 0 || access("/proc/driver/nvidia/version", F_OK) == 0;
+}
+
+// Loads the CUDA half once per process; returns dlerror()'s text when it cannot be loaded.
+const std::string& load_cuda_half() {
+  static std::once_flag once;
+  static std::string failure;
+  std::call_once(once, [] {
+#ifdef NIC_WITH_CUDA
+    // Deliberately never closed: LibTorch registers its CUDA kernels and hooks globally.
+    if (!dlopen(kCudaHalf, RTLD_NOW | RTLD_GLOBAL)) failure = dlerror();
+#else
+    failure = "nic was built without LibTorch's CUDA half (-Dcuda=disabled)";
+#endif
+  });
+  return failure;
+}
+
+}  // namespace
+
 torch::Device parse_device(const std::string& name) {
-  if (name.empty() || name == "cpu") return torch::Device(torch::kCPU);
+  const bool wants_cuda = !name.empty() && name != "cpu";
+  if (wants_cuda || machine_has_nvidia_gpu()) load_cuda_half();
+  if (!wants_cuda) return torch::Device(torch::kCPU);
+
   int index = 0;
   if (name != "cuda") {
     const std::string prefix = "cuda:";
@@ -15,10 +51,20 @@ torch::Device parse_device(const std::string& name) {
             NIC_ERROR_INVALID_ARGUMENT, "unknown device '" + name + "' (use cpu, cuda or cuda:N)");
     index = std::stoi(name.substr(prefix.size()));
   }
-  require(torch::cuda::is_available(), NIC_ERROR_DEVICE,
+  const std::string& failure = load_cuda_half();
+  require(failure.empty(), NIC_ERROR_DEVICE,
+          "device '" + name + "' requested, but LibTorch's CUDA half cannot be loaded: " + failure +
+              "; use cpu");
+  require(machine_has_nvidia_gpu(), NIC_ERROR_DEVICE,
           "device '" + name +
-              "' requested, but CUDA is not available: no GPU is visible, or nic was built "
-              "without LibTorch's CUDA half (-Dcuda=disabled); use cpu");
+              "' requested, but CUDA is not available: no NVIDIA GPU is visible; use cpu");
+  // Live CUDA hooks say the half registered itself before LibTorch's first CUDA query.
+  require(at::detail::getCUDAHooks().hasCUDART(), NIC_ERROR_DEVICE,
+          "device '" + name +
+              "' requested, but LibTorch had ruled out CUDA before nic could load its CUDA half "
+              "(a host that uses LibTorch itself must link libtorch_cuda); use cpu");
+  require(torch::cuda::is_available(), NIC_ERROR_DEVICE,
+          "device '" + name + "' requested, but CUDA is not available (no usable GPU); use cpu");
   const int count = int(torch::cuda::device_count());
   require(index < count, NIC_ERROR_DEVICE,
           "device '" + name + "' requested, but only " + std::to_string(count) +
