@@ -2,7 +2,7 @@
 
 #include <cstring>
 #include <fstream>
-#include <iterator>
+#include <future>
 
 #include "common/error.h"
 
@@ -183,9 +183,12 @@ CodecWeights load_weights_from_memory(const std::vector<uint8_t>& bytes, torch::
           NIC_ERROR_MODEL, name + ": not a nic weights file (format " + kFormatVersion + ")");
   require(file.metadata.count(kConfigKey), NIC_ERROR_MODEL, name + ": no model config");
 
+  // The fingerprint is one serial pass over the whole file (about 25 ms for the default model):
+  // it runs beside the model's construction. The future waits for it on every way out.
+  std::future<uint64_t> fingerprint = std::async(
+      std::launch::async, [&bytes] { return fingerprint64(bytes.data(), bytes.size()); });
   CodecWeights w;
   w.metadata = file.metadata;
-  w.fingerprint = fingerprint64(bytes.data(), bytes.size());
   w.config = ModelConfig::from_json(file.metadata.at(kConfigKey));
   const WeightsReader reader(file, name);
 
@@ -220,14 +223,21 @@ CodecWeights load_weights_from_memory(const std::vector<uint8_t>& bytes, torch::
   require(
       int(w.z_tables.size()) == w.config.hyper_channels && int(w.y_tables.size()) == kScaleLevels,
       NIC_ERROR_MODEL, name + ": entropy tables do not match the config");
+  w.fingerprint = fingerprint.get();
   return w;
 }
 
 CodecWeights load_weights(const std::string& path, torch::Device device) {
   std::ifstream in(path, std::ios::binary);
   require(bool(in), NIC_ERROR_MODEL, "cannot open model file '" + path + "'");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
+  // One read of the known size: a byte-wise stream iterator took 50 ms for the default model.
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  in.seekg(0, std::ios::beg);
+  require(size >= 0 && bool(in), NIC_ERROR_MODEL, "cannot read model file '" + path + "'");
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  in.read(reinterpret_cast<char*>(bytes.data()), size);
+  require(in.gcount() == size, NIC_ERROR_MODEL, "cannot read model file '" + path + "'");
   return load_weights_from_memory(bytes, device, path);
 }
 
