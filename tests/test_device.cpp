@@ -4,7 +4,6 @@
 // in the threadsafe style re-executes the binary), since loading cannot be undone.
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -23,8 +22,6 @@ bool maps_contain(const std::string& library) {
   return false;
 }
 
-bool machine_has_nvidia_gpu() { return access("/dev/nvidiactl", F_OK) == 0; }
-
 // Ends a death-test child: exit status 0 when the check held, 1 with a message when not.
 [[noreturn]] void finish(bool ok, const std::string& why) {
   if (!ok) std::fprintf(stderr, "%s\n", why.c_str());
@@ -38,7 +35,7 @@ class Device : public ::testing::Test {
 };
 
 TEST_F(Device, CpuCodingLeavesTheCudaHalfUnloaded) {
-  if (machine_has_nvidia_gpu()) GTEST_SKIP() << "this machine has a GPU: the CUDA half loads";
+  if (nic_test::nvidia_gpu_visible()) GTEST_SKIP() << "this machine has a GPU: the CUDA half loads";
   EXPECT_EXIT(
       {
         nic_test::ContextHolder ctx(nic_test::test_model_path(), 2);
@@ -60,11 +57,11 @@ TEST_F(Device, AskingForCudaLoadsTheCudaHalfWithLiveHooks) {
       {
         nic_test::ContextHolder ctx(nic_test::test_model_path(), 2, NIC_EFFORT_DEFAULT, "cuda");
         const std::string error = ctx.status() == NIC_OK ? "" : nic_last_error();
-        if (!machine_has_nvidia_gpu() &&
+        if (!nic_test::nvidia_gpu_visible() &&
             (ctx.status() != NIC_ERROR_DEVICE || error.find("no NVIDIA GPU") == std::string::npos))
           finish(false, "without a GPU, expected NIC_ERROR_DEVICE 'no NVIDIA GPU', got " +
                             std::to_string(ctx.status()) + " '" + error + "'");
-        if (machine_has_nvidia_gpu() && ctx.status() != NIC_OK) finish(false, error);
+        if (nic_test::nvidia_gpu_visible() && ctx.status() != NIC_OK) finish(false, error);
         if (!maps_contain("libtorch_cuda.so")) finish(false, "libtorch_cuda.so is not mapped");
         const auto& hooks = at::detail::getCUDAHooks();
         finish(hooks.hasCUDART() && hooks.versionCUDART() > 0,

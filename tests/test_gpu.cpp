@@ -5,7 +5,6 @@
 // passed). NIC_EXPECT_GPU=1 (scripts/gpu-check.sh) runs it anyway, so that a missing or unusable
 // GPU fails instead of hiding a broken CUDA path.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -25,7 +24,7 @@ using nic_test::psnr;
 
 bool gpu_expected() {
   const char* expect = std::getenv("NIC_EXPECT_GPU");
-  return (expect && std::string(expect) == "1") || access("/dev/nvidiactl", F_OK) == 0;
+  return (expect && std::string(expect) == "1") || nic_test::nvidia_gpu_visible();
 }
 
 class Gpu : public ::testing::Test {

@@ -1,6 +1,8 @@
 // Shared test fixtures: model paths from the environment, synthetic images, PSNR.
 #pragma once
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -18,6 +20,9 @@ inline std::string test_model_path() {
   const char* p = std::getenv("NIC_TEST_MODEL");
   return p ? p : "";
 }
+
+// Whether this machine has an NVIDIA GPU (its driver's control device).
+inline bool nvidia_gpu_visible() { return access("/dev/nvidiactl", F_OK) == 0; }
 
 // The shipped default model (meson sets NIC_DEFAULT_MODEL_FILE).
 inline std::string default_model_path() {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "io/file_bytes.h"
 #include "nic/nic.h"
 #include "toolkit/pixel_metrics.h"
 #include "toolkit/png_image.h"
@@ -119,19 +120,6 @@ Arguments parse_arguments(int argc, char** argv, int first) {
       a.inputs.push_back(arg);
   }
   return a;
-}
-
-std::vector<uint8_t> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError("cannot open " + path);
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  in.seekg(0, std::ios::beg);
-  if (size < 0 || !in) throw UsageError("cannot read " + path);
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  in.read(reinterpret_cast<char*>(bytes.data()), size);
-  if (in.gcount() != size) throw UsageError("cannot read " + path);
-  return bytes;
 }
 
 void write_file(const std::string& path, const uint8_t* data, size_t size) {
@@ -344,7 +332,7 @@ int damage_status(const StreamFrames& s, const std::string& path) {
 
 int decode(const Arguments& a) {
   require_one_input(a, "decode", true);
-  const std::vector<uint8_t> data = read_file(a.inputs[0]);
+  const std::vector<uint8_t> data = nic::read_file_bytes(a.inputs[0]);
   const StreamFrames stream = split_frames(data, a.inputs[0]);
   const auto& frames = stream.frames;
   if (frames.size() > 1 && a.output.find('%') == std::string::npos)
@@ -368,7 +356,7 @@ int decode(const Arguments& a) {
 
 int info(const Arguments& a) {
   require_one_input(a, "info", false);
-  const std::vector<uint8_t> data = read_file(a.inputs[0]);
+  const std::vector<uint8_t> data = nic::read_file_bytes(a.inputs[0]);
   const StreamFrames stream = split_frames(data, a.inputs[0]);
   const auto& frames = stream.frames;
   for (size_t i = 0; i < frames.size(); ++i) {

@@ -38,9 +38,11 @@ const std::string& load_cuda_half() {
 }  // namespace
 
 torch::Device parse_device(const std::string& name) {
-  const bool wants_cuda = !name.empty() && name != "cpu";
-  if (wants_cuda || machine_has_nvidia_gpu()) load_cuda_half();
-  if (!wants_cuda) return torch::Device(torch::kCPU);
+  const bool gpu_visible = machine_has_nvidia_gpu();
+  if (name.empty() || name == "cpu") {
+    if (gpu_visible) load_cuda_half();  // so that a later context of this process can use it
+    return torch::Device(torch::kCPU);
+  }
 
   int index = 0;
   if (name != "cuda") {
@@ -55,7 +57,7 @@ torch::Device parse_device(const std::string& name) {
   require(failure.empty(), NIC_ERROR_DEVICE,
           "device '" + name + "' requested, but LibTorch's CUDA half cannot be loaded: " + failure +
               "; use cpu");
-  require(machine_has_nvidia_gpu(), NIC_ERROR_DEVICE,
+  require(gpu_visible, NIC_ERROR_DEVICE,
           "device '" + name +
               "' requested, but CUDA is not available: no NVIDIA GPU is visible; use cpu");
   // Live CUDA hooks say the half registered itself before LibTorch's first CUDA query.

@@ -1,10 +1,10 @@
 #include "model/weights.h"
 
 #include <cstring>
-#include <fstream>
 #include <future>
 
 #include "common/error.h"
+#include "io/file_bytes.h"
 
 namespace nic {
 
@@ -228,16 +228,12 @@ CodecWeights load_weights_from_memory(const std::vector<uint8_t>& bytes, torch::
 }
 
 CodecWeights load_weights(const std::string& path, torch::Device device) {
-  std::ifstream in(path, std::ios::binary);
-  require(bool(in), NIC_ERROR_MODEL, "cannot open model file '" + path + "'");
-  // One read of the known size: a byte-wise stream iterator took 50 ms for the default model.
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  in.seekg(0, std::ios::beg);
-  require(size >= 0 && bool(in), NIC_ERROR_MODEL, "cannot read model file '" + path + "'");
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  in.read(reinterpret_cast<char*>(bytes.data()), size);
-  require(in.gcount() == size, NIC_ERROR_MODEL, "cannot read model file '" + path + "'");
+  std::vector<uint8_t> bytes;
+  try {
+    bytes = read_file_bytes(path);
+  } catch (const Error& e) {
+    throw Error(NIC_ERROR_MODEL, e.what());  // a model that cannot be read is a model error
+  }
   return load_weights_from_memory(bytes, device, path);
 }
 
