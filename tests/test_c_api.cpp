@@ -190,6 +190,22 @@ TEST(CApiContext, ModelsByName) {
   EXPECT_EQ(none, nullptr);
 }
 
+// The loaded model's size and arithmetic, as `nic models` shows them.
+TEST(CApiContext, ModelComplexity) {
+  ContextHolder context(default_model_path(), 1);
+  ASSERT_EQ(context.status(), NIC_OK) << nic_last_error();
+  NicModelComplexity c{};
+  ASSERT_EQ(nic_context_model_complexity(context.get(), &c), NIC_OK) << nic_last_error();
+  // The default model: about 5.7 million parameters and 45 kMAC per pixel each way.
+  EXPECT_GT(c.parameters, 1000000u);
+  EXPECT_LT(c.parameters, 100000000u);
+  EXPECT_GT(c.encoder_kmacs_per_pixel, 10.0);
+  EXPECT_LT(c.encoder_kmacs_per_pixel, 1000.0);
+  EXPECT_GT(c.decoder_kmacs_per_pixel, 10.0);
+  EXPECT_EQ(nic_context_model_complexity(nullptr, &c), NIC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(nic_context_model_complexity(context.get(), nullptr), NIC_ERROR_INVALID_ARGUMENT);
+}
+
 TEST_F(CApi, PixelLimitRefusesLargerFrames) {
   const std::vector<uint8_t> rgb = synthetic_image(48, 32);
   const std::vector<uint8_t> frame = encode(ctx(), rgb, 48, 32, 20);

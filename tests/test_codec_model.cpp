@@ -9,7 +9,9 @@
 #include "codec/frame_codec.h"
 #include "codec/tiled_transforms.h"
 #include "common/error.h"
+#include "model/complexity.h"
 #include "model/config.h"
+#include "model/image_codec_model.h"
 #include "test_helpers.h"
 #include "toolkit/png_image.h"
 
@@ -268,3 +270,41 @@ TEST(Tiles, TiledFramesAreCodedAtEffortOne) {
 }
 
 }  // namespace
+
+// The analysis transform's multiply-accumulates, counted by hand from the design (docs/design.md):
+// per stage a 3x3 stride-2 conv, a 3x3 conv and a 1x1 stride-2 shortcut, then DepthConvBlocks
+// (1x1, depthwise 3x3, 1x1, and a 1x1 expansion to 4C and back), then a 3x3 stride-2 conv to y.
+double hand_counted_analysis_macs(const nic::ModelConfig& c) {
+  double macs = 0, area = 1, in = 3;
+  for (int width : c.widths) {
+    const double w = width;
+    area /= 4;
+    macs += area * (9 * in * w + 9 * w * w + in * w);
+    macs += area * c.blocks_per_stage * (w * w + 9 * w + w * w + 2 * 4 * w * w);
+    in = w;
+  }
+  return macs + area / 4 * 9 * in * c.latent_channels;
+}
+
+TEST(Complexity, AnalysisCountMatchesTheDesign) {
+  nic::ModelConfig config;
+  nic::ImageCodecModel model(config);
+  const nic::ModelComplexity full = nic::macs_per_pixel(*model);
+  EXPECT_NEAR(full.analysis, hand_counted_analysis_macs(config), 1e-6);
+  EXPECT_GT(full.synthesis, 0.5 * full.analysis);
+  EXPECT_GT(full.entropy, 0.0);
+  EXPECT_LT(full.entropy, 0.2 * full.analysis);  // the transforms dominate
+
+  nic::ModelConfig half = config;
+  half.widths = {32, 48, 64};
+  nic::ImageCodecModel small(half);
+  const nic::ModelComplexity reduced = nic::macs_per_pixel(*small);
+  EXPECT_NEAR(reduced.analysis, hand_counted_analysis_macs(half), 1e-6);
+  EXPECT_LT(reduced.total(), full.total() / 3);  // half the widths: about a quarter the work
+  EXPECT_EQ(reduced.entropy, full.entropy);      // latent and hyper widths unchanged
+
+  nic::ModelConfig deeper = half;
+  deeper.blocks_per_stage = 2;
+  nic::ImageCodecModel deep(deeper);
+  EXPECT_NEAR(nic::macs_per_pixel(*deep).analysis, hand_counted_analysis_macs(deeper), 1e-6);
+}

@@ -284,6 +284,16 @@ const char* nic_context_model_fingerprint(const NicContext* context) {
   return context ? context->fingerprint_hex.c_str() : "";
 }
 
+NicStatus nic_context_model_complexity(const NicContext* context, NicModelComplexity* out) {
+  if (!context || !out) return fail(NIC_ERROR_INVALID_ARGUMENT, "context or out is NULL");
+  return guarded([&] {
+    const nic::ModelComplexity c = context->codec->model_complexity();
+    out->encoder_kmacs_per_pixel = c.encoder() / 1e3;
+    out->decoder_kmacs_per_pixel = c.decoder() / 1e3;
+    out->parameters = uint64_t(context->codec->model_parameters());
+  });
+}
+
 void nic_buffer_free(NicBuffer* buffer) {
   if (!buffer) return;
   std::free(buffer->data);

@@ -108,7 +108,7 @@ expect_fail "unwritable output" "cannot write\|error" "$nic" encode "$sample" -o
 
 # Models by name: `nic models` lists the source tree's models/ (a build used in place), and
 # --model takes a name as well as a path: the same weights, the same frame.
-"$nic" models >"$tmp/models" && grep -q "^nic-default .*models/nic-default.safetensors .* MB  [0-9a-f]\{16\}" \
+"$nic" models >"$tmp/models" && grep -q "^nic-default .*models/nic-default.safetensors .* MB  [0-9.]*M parameters  [0-9.]*/[0-9.]* kMAC/px (encode/decode)  [0-9a-f]\{16\}" \
   "$tmp/models" && ok || bad "nic models: $(cat "$tmp/models")"
 "$nic" encode "$sample" -o "$tmp/by-name.nic" --qp 30 --model nic-default >/dev/null \
   && "$nic" encode "$sample" -o "$tmp/by-path.nic" --qp 30 --model "$NIC_DEFAULT_MODEL_FILE" >/dev/null \

@@ -388,15 +388,21 @@ int models(const Arguments& a) {
     const double megabytes = double(std::filesystem::file_size(path, ec)) / 1e6;
     Arguments one = a;
     one.model = path;
-    std::string fingerprint;
+    std::string description;
     try {
       Context context(one);
-      fingerprint = nic_context_model_fingerprint(context.get());
+      NicModelComplexity c;
+      check(nic_context_model_complexity(context.get(), &c), "model complexity");
+      char text[160];
+      std::snprintf(text, sizeof text, "%.2fM parameters  %.1f/%.1f kMAC/px (encode/decode)  %s",
+                    double(c.parameters) / 1e6, c.encoder_kmacs_per_pixel,
+                    c.decoder_kmacs_per_pixel, nic_context_model_fingerprint(context.get()));
+      description = text;
     } catch (const std::exception& e) {
-      fingerprint = std::string("unusable: ") + e.what();
+      description = std::string("unusable: ") + e.what();
     }
     std::printf("%-16s %s  %.1f MB  %s%s\n", name.c_str(), path.c_str(), megabytes,
-                fingerprint.c_str(), path == default_path ? "  (default)" : "");
+                description.c_str(), path == default_path ? "  (default)" : "");
   }
   return 0;
 }

@@ -109,6 +109,15 @@ void nic_context_destroy(NicContext* context);
 /* 16 hex digits identifying the loaded weights; frames record it. */
 const char* nic_context_model_fingerprint(const NicContext* context);
 
+/* Size and arithmetic of the loaded model: what a choice between models of the family trades
+   (README, models/README.md). kMAC/px: thousands of multiply-accumulates per pixel of the frame. */
+typedef struct NicModelComplexity {
+  double encoder_kmacs_per_pixel; /* analysis transform and entropy model */
+  double decoder_kmacs_per_pixel; /* synthesis transform and entropy model */
+  uint64_t parameters;            /* float parameters of the networks */
+} NicModelComplexity;
+NicStatus nic_context_model_complexity(const NicContext* context, NicModelComplexity* out);
+
 /* ---- Frames ---- */
 
 typedef struct NicFrameInfo {

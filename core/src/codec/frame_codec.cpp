@@ -189,6 +189,16 @@ FrameCodec::~FrameCodec() = default;
 
 uint64_t FrameCodec::model_fingerprint() const { return impl_->weights.fingerprint; }
 
+ModelComplexity FrameCodec::model_complexity() const {
+  return macs_per_pixel(*impl_->weights.model);
+}
+
+int64_t FrameCodec::model_parameters() const {
+  int64_t count = 0;
+  for (const auto& p : impl_->weights.model->parameters()) count += p.numel();
+  return count;
+}
+
 void FrameCodec::set_float_perturbation(double amplitude) { impl_->perturbation = amplitude; }
 
 std::shared_ptr<const FrameAnalysis> FrameCodec::analyze(const uint8_t* rgb, uint32_t width,

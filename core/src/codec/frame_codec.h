@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bitstream/frame_header.h"
+#include "model/complexity.h"
 
 namespace nic {
 
@@ -33,6 +34,10 @@ class FrameCodec {
   FrameCodec& operator=(const FrameCodec&) = delete;
 
   uint64_t model_fingerprint() const;
+  // Multiply-accumulates per pixel of the loaded model (model/complexity.h) and its float
+  // parameter count.
+  ModelComplexity model_complexity() const;
+  int64_t model_parameters() const;
 
   // rgb: 8-bit interleaved RGB, rows stride bytes apart.
   std::vector<uint8_t> encode(const uint8_t* rgb, uint32_t width, uint32_t height, size_t stride,
