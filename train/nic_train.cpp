@@ -44,6 +44,13 @@ void usage() {
       "  --anchor-lambdas L0,L1,...  rate anchors of a new run, finest first (default\n"
       "                          0.027,0.012,0.005,0.001); with --init-from, anchors whose lambda\n"
       "                          the file has keep their learned step\n"
+      "  --mask-decay-to A,B,C   mask decay: train masks that cut the --init-from model (the\n"
+      "                          teacher) to these widths; validation and --export give the\n"
+      "                          student, to fine-tune in a new run (train/channel_masks.h)\n"
+      "  --mask-decay-method M   decay (default: the cut channels fade under a falling envelope)\n"
+      "                          or l1 (L1 penalty on the masks, the baseline)\n"
+      "  --mask-decay-steps N    decay: steps over which the cut channels fade (default 4000)\n"
+      "  --mask-l1 X             l1: weight of mean |mask| in the loss (default 0.02)\n"
       "  --init-from WEIGHTS     start a run without checkpoint from a weights file (e.g. the\n"
       "                          shipped model: training continues on another machine)\n"
       "  --export PATH           write the run's current weights as safetensors and exit");
@@ -146,6 +153,14 @@ int main(int argc, char** argv) {
         opt.no_context_scales = true;
       else if (arg == "--export")
         export_path = value();
+      else if (arg == "--mask-decay-to")
+        opt.mask_decay.student_widths = parse_widths(value());
+      else if (arg == "--mask-decay-method")
+        opt.mask_decay.method = value();
+      else if (arg == "--mask-decay-steps")
+        opt.mask_decay.decay_steps = integer(1, kMaxSteps);
+      else if (arg == "--mask-l1")
+        opt.mask_decay.l1_strength = number();
       else if (arg == "--init-from")
         opt.init_from = value();
       else
@@ -156,6 +171,8 @@ int main(int argc, char** argv) {
       throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "--batch must be >= 1, --crop a multiple of " +
                                                        std::to_string(kCropMultiple) +
                                                        ", --threads >= 1");
+    if (opt.mask_decay.l1_strength < 0)
+      throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "--mask-l1 must be >= 0");
     if (opt.ema_decay < 0 || opt.ema_decay >= 1)
       throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "--ema-decay must be in [0, 1)");
     nic::Trainer trainer(opt);

@@ -25,6 +25,9 @@ namespace nic {
 
 namespace {
 
+// Learning rate of mask-decay masks relative to the weights' (Trainer::step_once).
+constexpr double kMaskLrScale = 10;
+
 using Clock = std::chrono::steady_clock;
 
 // Set by SIGINT/SIGTERM: the loop checkpoints after the current step and exits.
@@ -99,6 +102,19 @@ Trainer::Trainer(const TrainOptions& options)
   model_->to(device_);
   optimizer_ = std::make_unique<torch::optim::Adam>(model_->parameters(),
                                                     torch::optim::AdamOptions(options_.lr));
+  check_mask_decay_options(resume);
+  if (options_.mask_decay.enabled()) {
+    // The masks are part of the model (checkpoints hold them) with their own optimizer group:
+    // they move kMaskLrScale times faster than the weights, so that a penalty can move them
+    // within a run. A moving average of weights whose masks are being cut means nothing.
+    masks_ = ChannelMasks(*model_, student_config_for(config_, options_.mask_decay.student_widths),
+                          options_.mask_decay);
+    model_->register_module("channel_masks", masks_);
+    optimizer_->add_param_group(torch::optim::OptimizerParamGroup(
+        masks_->parameters(), std::make_unique<torch::optim::AdamOptions>(options_.lr)));
+    options_.ema_decay = 0;
+    start_note_ += masks_->summary() + "\n";
+  }
   if (options_.ema_decay > 0) {
     ema_ = ImageCodecModel(config_);
     ema_->to(device_);
@@ -183,9 +199,43 @@ void Trainer::log(const std::string& line) {
   log_->file << line << std::endl;
 }
 
+// A mask-decay run records its options in the run folder: its checkpoint holds masks that only
+// the same options recreate.
+void Trainer::check_mask_decay_options(bool resume) {
+  const MaskDecayOptions& m = options_.mask_decay;
+  std::string wanted;
+  if (m.enabled()) {
+    std::ostringstream text;
+    text << "--mask-decay-to " << m.student_widths[0] << "," << m.student_widths[1] << ","
+         << m.student_widths[2] << " --mask-decay-method " << m.method;
+    wanted = text.str();
+  }
+  const std::string path = options_.run + "/mask-decay";
+  std::string recorded;
+  if (std::ifstream in(path); in) std::getline(in, recorded);
+  if (resume)
+    require(recorded == wanted, NIC_ERROR_INVALID_ARGUMENT,
+            "the run in " + options_.run + " was started " +
+                (recorded.empty() ? std::string("without mask decay") : "with " + recorded) +
+                ": resume it with the same options");
+  else if (!wanted.empty() && (!data_parallel_ || data_parallel_->is_main()))
+    std::ofstream(path) << wanted << "\n";
+  require(wanted.empty() || resume || !options_.init_from.empty(), NIC_ERROR_INVALID_ARGUMENT,
+          "mask decay needs the teacher: --init-from WEIGHTS");
+}
+
+ImageCodecModel Trainer::shipped() {
+  if (masks_) return masks_->cut();
+  return ema_ ? ema_ : model_;
+}
+
 void Trainer::export_weights(const std::string& path) {
-  save_weights(path, ema_ ? ema_ : model_, {{"nic.training_steps", std::to_string(step_)}});
-  log("exported step " + std::to_string(step_) + " (" + (ema_ ? "moving average" : "weights") +
+  ImageCodecModel weights = shipped();
+  save_weights(path, weights, {{"nic.training_steps", std::to_string(step_)}});
+  log("exported step " + std::to_string(step_) + " (" +
+      (masks_ ? "student"
+       : ema_ ? "moving average"
+              : "weights") +
       ") to " + path);
 }
 
@@ -245,8 +295,10 @@ void Trainer::train() {
 // data-parallel process draws the whole batch (the same random numbers) and trains its share.
 void Trainer::step_once(double lr, std::mt19937_64& rng, const torch::Tensor& lambdas,
                         Progress& progress) {
-  for (auto& group : optimizer_->param_groups())
-    static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+  auto& groups = optimizer_->param_groups();
+  for (size_t g = 0; g < groups.size(); ++g)  // group 1: the masks of a mask-decay run
+    static_cast<torch::optim::AdamOptions&>(groups[g].options())
+        .lr(g == 0 ? lr : lr * kMaskLrScale);
   const int64_t anchors = lambdas.size(0);
   torch::Tensor x = images_->sample_batch(options_.batch, rng);
   torch::Tensor anchor = torch::randint(anchors, {options_.batch}, torch::kInt64);
@@ -259,18 +311,21 @@ void Trainer::step_once(double lr, std::mt19937_64& rng, const torch::Tensor& la
   }
   x = x.to(device_);
   anchor = anchor.to(device_);
+  if (masks_) masks_->apply();
   TrainOutput out = model_->forward_train(x, anchor, share);
   const double pixels = double(x.size(2) * x.size(3));
   torch::Tensor mse = (out.x_hat - x).pow(2).mean({1, 2, 3});
   torch::Tensor bpp = (out.y_bits + out.z_bits) / pixels;
   torch::Tensor loss_items = lambdas.index_select(0, anchor) * (255.0 * 255.0) * mse + bpp;
   torch::Tensor loss = loss_items.mean();
+  if (masks_) loss = loss + masks_->penalty();
 
   optimizer_->zero_grad();
   loss.backward();
   if (data_parallel_) data_parallel_->average_gradients(model_->parameters());
   torch::nn::utils::clip_grad_norm_(model_->parameters(), 1.0);
   optimizer_->step();
+  if (masks_) masks_->decay(step_ + 1 - optimizer_start_);
   if (ema_) {
     // A shorter average while the optimizer state is young, so that a new run's average does
     // not hold on to its random initialisation.
@@ -312,6 +367,10 @@ void Trainer::report(Progress& p, double lr) {
     p.mse[k] = p.bpp[k] = p.loss[k] = 0;
     p.count[k] = 0;
   }
+  if (masks_) {
+    line.precision(4);
+    line << "  | largest cut mask " << masks_->largest_removed_mask();
+  }
   log(line.str());
   p.since = Clock::now();
   p.steps = 0;
@@ -333,7 +392,10 @@ void Trainer::validate() {
     log(name + " " +
         validate_weights(path, options_.valid, anchors, options_.threads, options_.device));
   };
-  if (ema_) {
+  if (masks_) {
+    ImageCodecModel student = masks_->cut();
+    save_and_validate(student, stem + "-student.safetensors", "student");
+  } else if (ema_) {
     save_and_validate(ema_, stem + ".safetensors", "moving average");
     save_and_validate(model_, stem + "-raw.safetensors", "raw weights");
   } else {

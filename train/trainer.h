@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "channel_masks.h"
 #include "model/config.h"
 #include "model/image_codec_model.h"
 #include "training_data.h"
@@ -51,6 +52,9 @@ struct TrainOptions {
   double distribution_shape = 0;       // 0: the default config's, or that of --init-from
   bool no_context_scales = false;      // ablation: nic-evc-2 with the hyperprior's scales only
   ModelConfig config;                  // for a new run; a resumed run keeps its own
+  // Mask decay (train/channel_masks.h): the run trains masks that cut its model (the teacher,
+  // from --init-from) down to the student's widths; it validates and exports the student.
+  MaskDecayOptions mask_decay;
 };
 
 class Trainer {
@@ -72,6 +76,7 @@ class Trainer {
   struct Progress;  // per-anchor sums since the last progress line
 
   ModelConfig configure(const CodecWeights* init);
+  void check_mask_decay_options(bool resume);
   void start_from_weights(const CodecWeights& init);
   double learning_rate() const;
   void step_once(double lr, std::mt19937_64& rng, const torch::Tensor& lambdas, Progress& progress);
@@ -86,6 +91,9 @@ class Trainer {
   ModelConfig config_;
   ImageCodecModel model_{nullptr};
   ImageCodecModel ema_{nullptr};  // the moving average, when the run keeps one
+  ChannelMasks masks_{nullptr};   // mask decay runs only
+  // What the run ships: the student in a mask-decay run, else the moving average or weights.
+  ImageCodecModel shipped();
   std::unique_ptr<torch::optim::Adam> optimizer_;
   int64_t step_ = 0;
   int64_t optimizer_start_ = 0;

@@ -79,6 +79,32 @@ grep -q "moving average validation (1 images, real coding):  qp 0.0 bpp" "$tmp/r
 expect_fail "unknown architecture" "unknown architecture" "$train" --run "$tmp/z" --architecture nic-evc-9
 expect_fail "bad distribution shape" "0.5 .. 4" "$train" --run "$tmp/z2" --distribution-shape 9
 
+# Mask decay (train/channel_masks.h): from the tiny model to a student of half its widths. The
+# log names the spaces and the cut masks fall to 0 with the decay; validation and export give the
+# student, which codes; the run resumes only with its own options.
+md=(--data "$tmp/data" --valid "$tmp/data" --batch 1 --crop 64 --threads 2 --log-every 2
+    --mask-decay-to 8,8,8 --mask-decay-steps 4)
+"$train" --run "$tmp/md" --init-from "$tmp/a.safetensors" "${md[@]}" --steps 8 --validate-every 8 \
+  >"$tmp/out" 2>&1 && ok || bad "mask decay run: $(cat "$tmp/out")"
+grep -q "mask decay (decay): 24 channel spaces, .* channels to cut" "$tmp/md/train.log" && ok \
+  || bad "mask decay summary: $(cat "$tmp/md/train.log")"
+grep -q "^step 8 .*largest cut mask 0.0000" "$tmp/md/train.log" && ok \
+  || bad "cut masks did not reach 0: $(cat "$tmp/md/train.log")"
+grep -q "student validation (1 images, real coding):  qp 0.0 bpp" "$tmp/md/train.log" && ok \
+  || bad "student validation: $(cat "$tmp/md/train.log")"
+"$train" --run "$tmp/md" --export "$tmp/student.safetensors" "${md[@]}" >/dev/null 2>&1 \
+  && head -c 8192 "$tmp/student.safetensors" | grep -aq 'widths\\":\[8,8,8\]' \
+  && "$nic" encode "$sample" -o "$tmp/s.nic" --qp 30 --model "$tmp/student.safetensors" >/dev/null \
+  && "$nic" decode "$tmp/s.nic" -o "$tmp/s.png" --model "$tmp/student.safetensors" >/dev/null && ok \
+  || bad "student export and round trip"
+expect_fail "mask-decay run resumed without its options" "started with --mask-decay-to 8,8,8" \
+  "$train" --run "$tmp/md" "${tiny[@]}" --steps 9
+"$train" --run "$tmp/md-l1" --init-from "$tmp/a.safetensors" "${md[@]}" --mask-decay-method l1 \
+  --mask-l1 0.1 --steps 2 --validate-every 0 >"$tmp/out" 2>&1 && ok || bad "l1 run: $(cat "$tmp/out")"
+expect_fail "mask decay without a teacher" "needs the teacher" "$train" --run "$tmp/md-none" "${md[@]}"
+expect_fail "student wider than teacher" "student's widths" "$train" --run "$tmp/md-wide" \
+  --init-from "$tmp/a.safetensors" "${md[@]}" --mask-decay-to 8,32,8
+
 # Data-parallel (c10d, Gloo on loopback): two processes with one item each take the same steps
 # as one process with the batch of two, within float tolerance, and only rank 0 writes the run.
 dp=(--widths 16,16,16 --latent 32 --hyper 16 --data "$tmp/data" --valid "$tmp/data" --batch 2
