@@ -16,6 +16,7 @@
 #include "checkpoint.h"
 #include "common/error.h"
 #include "data_parallel.h"
+#include "model/complexity.h"
 #include "model/device.h"
 #include "model/weights.h"
 #include "run_start.h"
@@ -257,7 +258,13 @@ void Trainer::train() {
            : ""));
   int64_t params = 0;
   for (const auto& p : model_->parameters()) params += p.numel();
-  log("parameters: " + std::to_string(params));
+  std::ostringstream size;
+  size.setf(std::ios::fixed);
+  size.precision(1);
+  // The scaling-law study (bench/scaling.py) reads this line.
+  size << "parameters: " << params << ", " << macs_per_pixel(*model_).total() / 1e3
+       << " kMAC/px (analysis, synthesis and entropy model)";
+  log(size.str());
   images_ = std::make_unique<TrainingImages>(options_.data, options_.crop);
   log("training images: " + std::to_string(images_->image_count()) + " from " + options_.data);
 
