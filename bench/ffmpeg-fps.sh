@@ -11,7 +11,8 @@
 # Usage: bench/ffmpeg-fps.sh [FRAMES] [SIZES...]    (default: 4 frames; 768x512 1920x1080)
 # Environment: FFMPEG (default build/ffmpeg-codec/prefix/bin/ffmpeg), NIC_MODEL (default: the
 # library's default model), NIC_BENCH_THREADS (-threads, default 0 = libnic's default),
-# NIC_BENCH_DEVICE (default cpu), NIC_BENCH_PHOTO (default ../shared/data/valid/wiki_043.png).
+# NIC_BENCH_DEVICE (default cpu), NIC_BENCH_PRECISION (-precision, default auto),
+# NIC_BENCH_PHOTO (default ../shared/data/valid/wiki_043.png).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,6 +23,7 @@ sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(768x512 1920x1080)
 threads="${NIC_BENCH_THREADS:-0}"
 device="${NIC_BENCH_DEVICE:-cpu}"
+precision="${NIC_BENCH_PRECISION:-auto}"
 photo="${NIC_BENCH_PHOTO:-$here/../shared/data/valid/wiki_043.png}"
 [ -x "$ffmpeg" ] || { echo "no ffmpeg at $ffmpeg: build it first" >&2; exit 1; }
 [ -f "$photo" ] || { echo "no photo at $photo (NIC_BENCH_PHOTO)" >&2; exit 1; }
@@ -44,15 +46,15 @@ summary() {
 }
 
 echo "ffmpeg: $ffmpeg"
-echo "model: ${NIC_MODEL:-(libnic default)}, device $device, threads $threads, $frames frames, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "model: ${NIC_MODEL:-(libnic default)}, device $device, precision $precision, threads $threads, $frames frames, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-10s %9s %20s %20s %11s %11s\n' size kB/frame "enc s/frame (cpu s)" "dec s/frame (cpu s)" "encode fps" "decode fps"
 for size in "${sizes[@]}"; do
   w="${size%x*}" h="${size#*x}"
   "$ffmpeg" -nostdin -hide_banner -loglevel error -y -i "$photo" -vf "scale=$w:$h" -pix_fmt rgb24 "$work/in.png"
   "$ffmpeg" -nostdin -hide_banner -nostats -benchmark_all -loop 1 -i "$work/in.png" -frames:v "$frames" \
-    -c:v nic -device "$device" -threads "$threads" -y -f nic "$work/out.nic" > "$work/enc.log" 2>&1 \
+    -c:v nic -device "$device" -precision "$precision" -threads "$threads" -y -f nic "$work/out.nic" > "$work/enc.log" 2>&1 \
     || { tail -n 5 "$work/enc.log" >&2; exit 1; }
-  "$ffmpeg" -nostdin -hide_banner -nostats -benchmark_all -threads "$threads" -device "$device" \
+  "$ffmpeg" -nostdin -hide_banner -nostats -benchmark_all -threads "$threads" -device "$device" -precision "$precision" \
     -i "$work/out.nic" -f null - > "$work/dec.log" 2>&1 || { tail -n 5 "$work/dec.log" >&2; exit 1; }
   read -r e1 en efps ecpu <<< "$(frame_times "$work/enc.log" encode_video | summary)"
   read -r d1 dn dfps dcpu <<< "$(frame_times "$work/dec.log" decode_video | summary)"

@@ -24,7 +24,7 @@ void gst_nic_buffer_add_frame_meta(GstBuffer* buffer, double qp) {
   if (meta) gst_structure_set(gst_custom_meta_get_structure(meta), "qp", G_TYPE_DOUBLE, qp, NULL);
 }
 
-/* ---- model / device / threads / memory-pool ---- */
+/* ---- model / device / threads / memory-pool / precision ---- */
 
 void gst_nic_settings_install_properties(GObjectClass* klass) {
   const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY;
@@ -55,6 +55,13 @@ void gst_nic_settings_install_properties(GObjectClass* klass) {
                            "this on holds a context, and the default is back when the last "
                            "one stops; an allocator the application installed is kept",
                            GST_NIC_DEFAULT_MEMORY_POOL, flags));
+  g_object_class_install_property(
+      klass, GST_NIC_PROP_PRECISION,
+      g_param_spec_string("precision", "Precision",
+                          "Arithmetic of the float networks: \"auto\" (float16 on a GPU, float32 "
+                          "on the CPU), \"float32\", \"float16\" or \"bfloat16\". NULL: auto. "
+                          "Frames decode alike whatever the precision on either side.",
+                          NULL, flags));
 }
 
 void gst_nic_settings_init(GstNicSettings* settings) {
@@ -63,9 +70,13 @@ void gst_nic_settings_init(GstNicSettings* settings) {
 
 gboolean gst_nic_settings_set_property(GstNicSettings* settings, GObject* object, guint prop_id,
                                        const GValue* value) {
-  if (prop_id < GST_NIC_PROP_MODEL || prop_id > GST_NIC_PROP_MEMORY_POOL) return FALSE;
+  if (prop_id < GST_NIC_PROP_MODEL || prop_id > GST_NIC_PROP_PRECISION) return FALSE;
   GST_OBJECT_LOCK(object);
   switch (prop_id) {
+    case GST_NIC_PROP_PRECISION:
+      g_free(settings->precision);
+      settings->precision = g_value_dup_string(value);
+      break;
     case GST_NIC_PROP_MODEL:
       g_free(settings->model);
       settings->model = g_value_dup_string(value);
@@ -87,9 +98,12 @@ gboolean gst_nic_settings_set_property(GstNicSettings* settings, GObject* object
 
 gboolean gst_nic_settings_get_property(GstNicSettings* settings, GObject* object, guint prop_id,
                                        GValue* value) {
-  if (prop_id < GST_NIC_PROP_MODEL || prop_id > GST_NIC_PROP_MEMORY_POOL) return FALSE;
+  if (prop_id < GST_NIC_PROP_MODEL || prop_id > GST_NIC_PROP_PRECISION) return FALSE;
   GST_OBJECT_LOCK(object);
   switch (prop_id) {
+    case GST_NIC_PROP_PRECISION:
+      g_value_set_string(value, settings->precision);
+      break;
     case GST_NIC_PROP_MODEL:
       g_value_set_string(value, settings->model);
       break;
@@ -110,6 +124,7 @@ gboolean gst_nic_settings_get_property(GstNicSettings* settings, GObject* object
 void gst_nic_settings_clear(GstNicSettings* settings) {
   g_clear_pointer(&settings->model, g_free);
   g_clear_pointer(&settings->device, g_free);
+  g_clear_pointer(&settings->precision, g_free);
 }
 
 NicContext* gst_nic_settings_open_context(GstNicSettings* settings, GstElement* element) {
@@ -118,12 +133,14 @@ NicContext* gst_nic_settings_open_context(GstNicSettings* settings, GstElement* 
   GST_OBJECT_LOCK(element);
   gchar* model = g_strdup(settings->model);
   gchar* device = g_strdup(settings->device);
+  gchar* precision = g_strdup(settings->precision);
   options.threads = settings->threads;
   options.memory_pool = settings->memory_pool ? 1 : 0;
   if (settings->effort > 0) options.effort = settings->effort;
   GST_OBJECT_UNLOCK(element);
   options.model_path = model;
   options.device = device;
+  options.precision = precision;
 
   NicContext* context = NULL;
   NicStatus status = nic_context_create(&options, &context);
@@ -137,8 +154,9 @@ NicContext* gst_nic_settings_open_context(GstNicSettings* settings, GstElement* 
     } else {
       GST_ELEMENT_ERROR(element, LIBRARY, INIT,
                         ("nic: could not load the model %s: %s", path, nic_last_error()),
-                        ("nic_context_create: %s (device %s, threads %d)",
-                         nic_status_string(status), device ? device : "cpu", options.threads));
+                        ("nic_context_create: %s (device %s, precision %s, threads %d)",
+                         nic_status_string(status), device ? device : "cpu",
+                         precision ? precision : "auto", options.threads));
     }
     context = NULL;
   } else {
@@ -148,6 +166,7 @@ NicContext* gst_nic_settings_open_context(GstNicSettings* settings, GstElement* 
   }
   g_free(model);
   g_free(device);
+  g_free(precision);
   return context;
 }
 

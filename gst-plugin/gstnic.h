@@ -34,10 +34,11 @@ void gst_nic_buffer_add_frame_meta(GstBuffer* buffer, double qp);
 #define GST_NIC_CAPS_NAME "image/x-nic"
 
 /* The properties every element holding a libnic context has: model, device, threads,
- * memory-pool. Fields are guarded by the element's object lock. */
+ * memory-pool, precision. Fields are guarded by the element's object lock. */
 typedef struct {
   gchar* model;
   gchar* device;
+  gchar* precision;
   gint threads;
   gboolean memory_pool;
   gint effort; /* encoder effort (nicenc's property); 0 = libnic's default */
@@ -48,6 +49,7 @@ enum {
   GST_NIC_PROP_DEVICE,
   GST_NIC_PROP_THREADS,
   GST_NIC_PROP_MEMORY_POOL,
+  GST_NIC_PROP_PRECISION,
   GST_NIC_PROP_FIRST_OWN
 };
 /* Defaults of the shared properties that are not zero/NULL: call from the element's init. */

@@ -78,10 +78,13 @@ run() {
     timeout 300 "$carry/bin/gpu-tests" 2>&1 | grep -vE '^\[ *(RUN|OK) *\]|^$' || status=$?
     echo "gpu-tests: $([ $status -eq 0 ] && echo PASSED || echo "FAILED (status $status)")"
     echo
-    for device in cuda cpu; do
-      echo "## ffmpeg -c:v nic on $device (bench/ffmpeg-fps.sh, 8 frames)"
-      FFMPEG="$carry/bin/ffmpeg" NIC_BENCH_DEVICE=$device NIC_BENCH_PHOTO="$NIC_SAMPLE_IMAGE" \
-        timeout 240 bash "$carry/ffmpeg-fps.sh" 8 768x512 1920x1080 2>&1 || echo "ffmpeg-fps on $device: failed ($?)"
+    # The GPU in its default float16 and in float32 (what half precision buys), then the CPU.
+    for setting in cuda:auto cuda:float32 cpu:auto; do
+      local device=${setting%%:*} precision=${setting#*:}
+      echo "## ffmpeg -c:v nic on $device, precision $precision (bench/ffmpeg-fps.sh, 8 frames)"
+      FFMPEG="$carry/bin/ffmpeg" NIC_BENCH_DEVICE=$device NIC_BENCH_PRECISION=$precision \
+        NIC_BENCH_PHOTO="$NIC_SAMPLE_IMAGE" timeout 200 bash "$carry/ffmpeg-fps.sh" 8 768x512 1920x1080 2>&1 \
+        || echo "ffmpeg-fps on $device ($precision): failed ($?)"
       echo
     done
   } 2>&1 | tee "$report"

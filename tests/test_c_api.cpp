@@ -206,6 +206,47 @@ TEST(CApiContext, ModelComplexity) {
   EXPECT_EQ(nic_context_model_complexity(context.get(), nullptr), NIC_ERROR_INVALID_ARGUMENT);
 }
 
+// The float networks' precision (NicOptions.precision): frames coded in float16 or bfloat16
+// decode on a float32 context and the reverse, and every mix stays within 0.05 dB of float32
+// throughout (the bound the GPU's half precision must keep; the CPU runs float16 too).
+TEST(CApiContext, PrecisionsCodeAlike) {
+  auto context = [](const char* precision, NicContext** out) {
+    NicOptions o;
+    nic_options_init(&o);
+    o.model_path = nullptr;  // the default model: trained weights, real activations
+    o.threads = 2;
+    o.precision = precision;
+    return nic_context_create(&o, out);
+  };
+  const uint32_t w = 256, h = 192;
+  const std::vector<uint8_t> rgb = synthetic_image(w, h, 7);
+  NicContext* f32 = nullptr;
+  ASSERT_EQ(context("float32", &f32), NIC_OK) << nic_last_error();
+  const std::vector<uint8_t> frame32 = encode(f32, rgb, w, h, 20);
+  ASSERT_FALSE(frame32.empty()) << nic_last_error();
+  const std::vector<uint8_t> decoded32 = decode(f32, frame32, w, h);
+  const double reference = psnr(rgb, decoded32);
+  for (const char* precision : {"float16", "bfloat16"}) {
+    NicContext* low = nullptr;
+    ASSERT_EQ(context(precision, &low), NIC_OK) << nic_last_error();
+    const std::vector<uint8_t> frame = encode(low, rgb, w, h, 20);
+    ASSERT_FALSE(frame.empty()) << precision << ": " << nic_last_error();
+    const std::vector<uint8_t> by_f32 = decode(f32, frame, w, h);
+    const std::vector<uint8_t> by_low = decode(low, frame32, w, h);
+    ASSERT_FALSE(by_f32.empty() || by_low.empty()) << precision << ": " << nic_last_error();
+    EXPECT_NEAR(psnr(rgb, by_f32), reference, 0.05) << precision << " encoder";
+    EXPECT_NEAR(psnr(rgb, by_low), reference, 0.05) << precision << " decoder";
+    EXPECT_NE(by_low, decoded32) << precision << " decoded exactly as float32: not applied?";
+    EXPECT_NEAR(double(frame.size()), double(frame32.size()), 0.01 * double(frame32.size()));
+    nic_context_destroy(low);
+  }
+  NicContext* none = nullptr;
+  EXPECT_EQ(context("half", &none), NIC_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(nic_last_error()).find("float16"), std::string::npos) << nic_last_error();
+  EXPECT_EQ(none, nullptr);
+  nic_context_destroy(f32);
+}
+
 TEST_F(CApi, PixelLimitRefusesLargerFrames) {
   const std::vector<uint8_t> rgb = synthetic_image(48, 32);
   const std::vector<uint8_t> frame = encode(ctx(), rgb, 48, 32, 20);

@@ -1,5 +1,6 @@
 // The GPU path through the C API, with the shipped model on a real photo: frames coded on the GPU
-// decode on the CPU and the reverse, with the same sizes and qualities within tolerance.
+// (float16 by default) decode on the CPU (float32) and the reverse, with the same sizes and
+// qualities within tolerance; float16 against float32 on the GPU.
 //
 // Where no NVIDIA GPU is visible the program exits with 77, which meson reports as skipped (not
 // passed). NIC_EXPECT_GPU=1 (scripts/gpu-check.sh) runs it anyway, so that a missing or unusable
@@ -75,6 +76,37 @@ TEST_F(Gpu, FramesCrossBetweenDevices) {
     EXPECT_LT(std::fabs(double(from_gpu.size()) - double(from_cpu.size())),
               0.01 * double(from_cpu.size()));
   }
+}
+
+// The GPU's default precision is float16 (NicOptions.precision "auto"): it keeps the
+// reconstruction within 0.05 dB of float32 on the same GPU, and the frames are the same size.
+TEST_F(Gpu, HalfPrecisionKeepsTheQuality) {
+  auto context = [&](const char* precision, NicContext** out) {
+    NicOptions o;
+    nic_options_init(&o);
+    o.model_path = model_.c_str();
+    o.device = "cuda";
+    o.precision = precision;
+    return nic_context_create(&o, out);
+  };
+  NicContext *half = nullptr, *full = nullptr;
+  ASSERT_EQ(context("auto", &half), NIC_OK) << nic_last_error();
+  ASSERT_EQ(context("float32", &full), NIC_OK) << nic_last_error();
+  const uint32_t w = image_.width, h = image_.height;
+  for (float qp : {0.0f, 24.0f, 63.0f}) {
+    const std::vector<uint8_t> frame_half = encode(half, image_.pixels, w, h, qp);
+    const std::vector<uint8_t> frame_full = encode(full, image_.pixels, w, h, qp);
+    ASSERT_FALSE(frame_half.empty() || frame_full.empty()) << nic_last_error();
+    const double db_half = psnr(image_.pixels, decode(half, frame_half, w, h));
+    const double db_full = psnr(image_.pixels, decode(full, frame_full, w, h));
+    std::printf("qp %4.1f on the GPU: float16 %zu bytes %.3f dB, float32 %zu bytes %.3f dB\n",
+                double(qp), frame_half.size(), db_half, frame_full.size(), db_full);
+    EXPECT_LT(std::fabs(db_half - db_full), 0.05);
+    EXPECT_LT(std::fabs(double(frame_half.size()) - double(frame_full.size())),
+              0.01 * double(frame_full.size()));
+  }
+  nic_context_destroy(half);
+  nic_context_destroy(full);
 }
 
 TEST_F(Gpu, RefinedFramesDecodeOnTheCpu) {

@@ -223,6 +223,7 @@ void nic_options_init(NicOptions* options) {
   options->max_pixels = 0;
   options->tile_pixels = 0;
   options->memory_pool = 0;
+  options->precision = nullptr;
 }
 
 const char* nic_default_model_path(void) {
@@ -267,6 +268,7 @@ NicStatus nic_context_create(const NicOptions* options, NicContext** out_context
     fo.effort = o.effort;
     fo.max_pixels = o.max_pixels;
     fo.tile_pixels = o.tile_pixels;
+    fo.precision = o.precision ? o.precision : "auto";
     auto context = std::make_unique<NicContext>();
     if (o.memory_pool) context->memory_pool.emplace();
     context->codec = std::make_unique<nic::FrameCodec>(fo);

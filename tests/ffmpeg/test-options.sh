@@ -4,7 +4,8 @@
 # every frame within its budget plus the buffer, abr holds the average, -maxrate/-bufsize cap
 # it); -rc_override sets the qp of frame ranges, with and without rate control; a missing model and an
 # absent device fail with a message; -threads and -model are accepted (encoder and decoder);
-# -effort refines the latents (its frames decode) and is refused out of 1..9;
+# -effort refines the latents (its frames decode) and is refused out of 1..9; -precision
+# float16 frames decode in bfloat16 and an unknown precision is refused;
 # the ffmpeg tool shows the qp as q=.
 source "$(dirname "$0")/common.sh"
 
@@ -24,6 +25,7 @@ cases=(
   "-threads 1 -model $NIC_MODEL|$((24 * 256))"
   "-rc cqp -b:v 100k|$((24 * 256))"         # -b:v ignored, with a warning
   "-effort 2 -qp 30|$((30 * 256))"          # q_10.nic: refined latents
+  "-precision float16 -qp 30|$((30 * 256))"  # q_11.nic: float16 networks
 )
 outs=() k=0
 for c in "${cases[@]}"; do
@@ -121,6 +123,10 @@ ff -model nic-default -i named.nic -f framemd5 named.raw
 must_fail "-model nic-none" "no model named 'nic-none'.*nic-default"
 note "an absent device is an error"
 must_fail "-device cuda:7" "cuda"
+note "-precision: frames coded in float16 decode in bfloat16; an unknown precision is refused"
+ff -precision bfloat16 -i q_11.nic -fps_mode passthrough -f framemd5 dec_half.raw
+[ "$(grep -vc '^#' dec_half.raw)" -eq 4 ] || fail "decoded $(grep -vc '^#' dec_half.raw) float16 frames"
+must_fail "-precision half" "float16"
 note "-effort 10 is refused"
 must_fail "-effort 10" "effort"
 

@@ -35,7 +35,7 @@ png_to_rgb() {
 TO_RGB="videoconvert ! video/x-raw,format=RGB"
 # round_trip W H FRAMES PATTERN NAME MIN_DB ENCODER [PROPERTY=VALUE...]: videotestsrc's frames as
 # raw RGB (NAME-src.rgb) and through ENCODER ! nicdec (NAME.rgb) with the trained model; every
-# frame must reach MIN_DB.
+# frame must reach MIN_DB. NICDEC_PROPERTIES: properties of the nicdec.
 trained_model=${NIC_GST_TRAINED_MODEL:-}
 round_trip() {
   local w=$1 h=$2 n=$3 pattern=$4 name=$5 min_db=$6
@@ -44,7 +44,7 @@ round_trip() {
   NIC_MODEL=$trained_model launch videotestsrc num-buffers="$n" pattern="$pattern" \
     ! video/x-raw,format=RGB,width="$w",height="$h",framerate=30/1 ! tee name=t \
     t. ! queue ! filesink location="$name-src.rgb" \
-    t. ! queue ! videoconvert ! "$@" ! nicdec ! $TO_RGB ! filesink location="$name.rgb"
+    t. ! queue ! videoconvert ! "$@" ! nicdec ${NICDEC_PROPERTIES:-} ! $TO_RGB ! filesink location="$name.rgb"
   expect_size "$name.rgb" "$(rgb_bytes "$n" "$w" "$h")"
   python3 "$here/rgb_psnr.py" "$w" "$h" "$name-src.rgb" "$name.rgb" "$min_db" \
     || fail "$name: a frame is below $min_db dB"
@@ -58,6 +58,16 @@ sizes)
   done
   # a higher encoder effort (refined latents) decodes the same way
   round_trip 80 64 2 ball out-effort 30 nicenc qp=20 effort=2
+  # the float networks in float16 (encoder) and bfloat16 (decoder) keep the quality
+  NICDEC_PROPERTIES=precision=bfloat16 round_trip 80 64 2 ball out-precision 30 nicenc qp=20 \
+    precision=float16
+  # an unknown precision stops the pipeline with a message that names the choices
+  if launch videotestsrc num-buffers=1 ! video/x-raw,width=64,height=64 ! videoconvert \
+      ! nicenc precision=half ! fakesink > bad.log 2>&1; then
+    fail "nicenc precision=half ran"
+  fi
+  grep -q "float16" bad.log || fail "no message naming the precisions: $(cat bad.log)"
+  echo "ok: precision=half refused"
   ;;
 hd)
   # colour bars: saturated edges are hard for a model of photos (23.7 dB at the default qp)

@@ -32,7 +32,7 @@ const char* kUsage =
     "usage:\n"
     "  nic encode IN.png -o OUT.nic [--qp Q | --target-bytes N | --target-bpp X]\n"
     "             [--effort E] [--model PATH] [--device D] [--threads N] [--max-pixels N]\n"
-    "             [--tile-pixels N]\n"
+    "             [--tile-pixels N] [--precision P]\n"
     "  nic encode-seq IN... -o OUT.nic [--rc cqp|cbr|vbr] [--qp Q] [--bitrate KBIT/S] [--fps F]\n"
     "             [--buffer SECONDS] [--window FRAMES] [--max-bitrate KBIT/S]\n"
     "             [--min-qp Q] [--max-qp Q] [--effort E]\n"
@@ -41,7 +41,7 @@ const char* kUsage =
     "       (IN: PNG files, a folder of PNGs, or a pattern such as frames/%04d.png;\n"
     "        writes a raw .nic stream and prints each frame's qp and size)\n"
     "  nic decode IN.nic -o OUT.png [--model PATH] [--device D] [--threads N] [--max-pixels N]\n"
-    "             [--tile-pixels N]\n"
+    "             [--tile-pixels N] [--precision P]\n"
     "       (a stream of several frames needs a pattern such as out%04d.png)\n"
     "  nic info IN.nic\n"
     "  nic psnr A.png B.png\n"
@@ -49,6 +49,8 @@ const char* kUsage =
     "qp: 0 (best quality) .. 63 (fewest bits), fractional allowed; default 24.\n"
     "effort: 1 (one pass, real time; the default) .. 9 (each step doubles the encoder's\n"
     "        refinement of the latents: fewer bits at the same quality, decoding unchanged).\n"
+    "precision: the float networks' arithmetic: auto (float16 on a GPU, float32 on the CPU),\n"
+    "           float32, float16, bfloat16; frames decode the same on every precision.\n"
     "model: --model takes a weights file or an installed model's name (nic models);\n"
     "       default is $NIC_MODEL or the installed default model.\n";
 
@@ -61,7 +63,7 @@ struct Arguments {
   double bitrate_kbps = 0, max_bitrate_kbps = 0, fps = 30, buffer_seconds = 1.0;
   int window = 30;
   float min_qp = NIC_QP_MIN, max_qp = NIC_QP_MAX;
-  std::string model, device = "cpu";
+  std::string model, device = "cpu", precision = "auto";
   int threads = 0;
   uint64_t max_pixels = 0;   // 0: the library's limit
   uint64_t tile_pixels = 0;  // 0: the library's tile size
@@ -106,6 +108,8 @@ Arguments parse_arguments(int argc, char** argv, int first) {
       a.model = value();
     else if (arg == "--device")
       a.device = value();
+    else if (arg == "--precision")
+      a.precision = value();
     else if (arg == "--max-pixels")
       a.max_pixels = uint64_t(parse_integer(arg, value(), 1, int64_t(NIC_MAX_PIXELS)));
     else if (arg == "--tile-pixels")
@@ -135,6 +139,7 @@ class Context {
     nic_options_init(&o);
     o.model_path = a.model.empty() ? nullptr : a.model.c_str();
     o.device = a.device.c_str();
+    o.precision = a.precision.c_str();
     o.threads = a.threads;
     o.max_pixels = a.max_pixels;
     o.tile_pixels = a.tile_pixels;

@@ -84,6 +84,10 @@ typedef struct NicOptions {
                              peak memory follows the tile, not the frame; the stream is the same
                              either way. Frames coded in tiles are coded at effort 1. 0 = the
                              default, 2^21 (1920x1088 runs whole, 3840x2160 in four tiles) */
+  const char* precision;  /* arithmetic of the float networks (transforms, means): NULL or "auto"
+                             = float16 on a GPU, float32 on the CPU; "float32", "float16",
+                             "bfloat16". Parsing never depends on it: the scale networks are
+                             integer-exact, and a frame decodes on any device and precision */
 } NicOptions;
 
 /* Fills *options with the defaults. */

@@ -20,6 +20,9 @@ struct FrameCodecOptions {
   int effort = 1;            // encoder effort (nic.h): above 1, latents are refined before coding
   uint64_t max_pixels = 0;   // largest frame coded (nic.h NicOptions); 0 = NIC_MAX_PIXELS
   uint64_t tile_pixels = 0;  // largest tile of the transforms (nic.h); 0 = kDefaultTilePixels
+  // Arithmetic of the float networks (nic.h NicOptions.precision): "auto", "float32",
+  // "float16" or "bfloat16".
+  std::string precision = "auto";
 };
 
 // The result of the analysis transform and the hyperprior of one frame: everything that does

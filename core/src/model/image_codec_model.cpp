@@ -1,5 +1,7 @@
 #include "model/image_codec_model.h"
 
+#include "common/error.h"
+
 namespace nic {
 
 namespace {
@@ -60,6 +62,20 @@ TrainOutput ImageCodecModelImpl::forward_train(const torch::Tensor& x, const tor
                                                          config.latent_distribution_shape));
   torch::Tensor y_hat = t.y_hat;
   return {g_s(y_hat), y_bits, z_bits};
+}
+
+void ImageCodecModelImpl::set_float_dtype(torch::Dtype dtype) {
+  require(dtype == torch::kFloat || dtype == torch::kHalf || dtype == torch::kBFloat16,
+          NIC_ERROR_INVALID_ARGUMENT, "float networks run in float32, float16 or bfloat16");
+  auto convert = [dtype](torch::nn::Module& network, FloatNetworkDtype& arithmetic) {
+    network.to(dtype);
+    arithmetic.dtype = dtype;
+  };
+  convert(*g_a, *g_a);
+  convert(*g_s, *g_s);
+  convert(*h_a, *h_a);
+  convert(*hyper_mean_synthesis, *hyper_mean_synthesis);
+  convert(*means, *means);
 }
 
 }  // namespace nic

@@ -34,6 +34,11 @@ struct ImageCodecModelImpl : torch::nn::Module {
   TrainOutput forward_train(const torch::Tensor& x, const torch::Tensor& anchor,
                             const BatchShare& share = {});
 
+  // Inference only: runs the float networks (transforms, hyperprior synthesis, means) in
+  // float16 or bfloat16 (or back in float32). The integer-exact scale networks are untouched, so
+  // parsing is not (docs/design.md).
+  void set_float_dtype(torch::Dtype dtype);
+
   ModelConfig config;
   AnalysisTransform g_a{nullptr};
   SynthesisTransform g_s{nullptr};

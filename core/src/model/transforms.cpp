@@ -37,7 +37,9 @@ AnalysisTransformImpl::AnalysisTransformImpl(const ModelConfig& c) {
   body = register_module("body", seq);
 }
 
-torch::Tensor AnalysisTransformImpl::forward(torch::Tensor x) { return run_transform(body, x); }
+torch::Tensor AnalysisTransformImpl::forward(torch::Tensor x) {
+  return out(run_transform(body, in(x)));
+}
 
 SynthesisTransformImpl::SynthesisTransformImpl(const ModelConfig& c) {
   torch::nn::Sequential seq;
@@ -53,7 +55,7 @@ SynthesisTransformImpl::SynthesisTransformImpl(const ModelConfig& c) {
 }
 
 torch::Tensor SynthesisTransformImpl::forward(torch::Tensor y_hat) {
-  return run_transform(body, y_hat);
+  return out(run_transform(body, in(y_hat)));
 }
 
 HyperAnalysisImpl::HyperAnalysisImpl(const ModelConfig& c) {
@@ -62,7 +64,7 @@ HyperAnalysisImpl::HyperAnalysisImpl(const ModelConfig& c) {
                                                        LeakyReLU(), conv3x3(h, h, 2)));
 }
 
-torch::Tensor HyperAnalysisImpl::forward(torch::Tensor y) { return body->forward(y); }
+torch::Tensor HyperAnalysisImpl::forward(torch::Tensor y) { return out(body->forward(in(y))); }
 
 HyperMeanSynthesisImpl::HyperMeanSynthesisImpl(const ModelConfig& c) {
   const int n = c.latent_channels, h = c.hyper_channels;
@@ -72,7 +74,9 @@ HyperMeanSynthesisImpl::HyperMeanSynthesisImpl(const ModelConfig& c) {
                                     conv3x3(n, n)));
 }
 
-torch::Tensor HyperMeanSynthesisImpl::forward(torch::Tensor z_hat) { return body->forward(z_hat); }
+torch::Tensor HyperMeanSynthesisImpl::forward(torch::Tensor z_hat) {
+  return out(body->forward(in(z_hat)));
+}
 
 MeanPredictorImpl::MeanPredictorImpl(const ModelConfig& c) {
   const int n = c.latent_channels;
@@ -97,20 +101,20 @@ torch::Tensor MeanPredictorImpl::context_step(int s, const torch::Tensor& hyper_
                                               const torch::Tensor& features,
                                               const torch::Tensor& y_hat_earlier,
                                               torch::Tensor& carried) {
-  std::vector<torch::Tensor> inputs = {features, hyper_means, y_hat_earlier};
-  if (carried.defined()) inputs.push_back(carried);
+  std::vector<torch::Tensor> inputs = {in(features), in(hyper_means), in(y_hat_earlier)};
+  if (carried.defined()) inputs.push_back(carried);  // already in dtype
   carried = context_bodies.at(size_t(s - 1))->forward(torch::cat(inputs, 1));
   // A correction of the hyper means, so that a new context network starts from them.
-  return hyper_means + context_outs[size_t(s - 1)](carried);
+  return hyper_means + out(context_outs[size_t(s - 1)](carried));
 }
 
 torch::Tensor MeanPredictorImpl::step1(const torch::Tensor& features) {
-  return step1_out(features);
+  return out(step1_out(in(features)));
 }
 
 torch::Tensor MeanPredictorImpl::step2(const torch::Tensor& features,
                                        const torch::Tensor& y_hat_step1) {
-  return step2_body->forward(torch::cat({features, y_hat_step1}, 1));
+  return out(step2_body->forward(torch::cat({in(features), in(y_hat_step1)}, 1)));
 }
 
 }  // namespace nic

@@ -10,8 +10,17 @@
 
 namespace nic {
 
+// The arithmetic a float network runs in: float32 unless ImageCodecModelImpl::set_float_dtype
+// chose float16 or bfloat16 for inference (docs/design.md, precision). Whatever it runs in, a
+// network takes and returns float32, so nothing around it changes.
+struct FloatNetworkDtype {
+  torch::Dtype dtype = torch::kFloat;
+  torch::Tensor in(const torch::Tensor& x) const { return x.to(dtype); }
+  static torch::Tensor out(const torch::Tensor& x) { return x.to(torch::kFloat); }
+};
+
 // RGB in [0,1] at full resolution -> y at 1/16.
-struct AnalysisTransformImpl : torch::nn::Module {
+struct AnalysisTransformImpl : torch::nn::Module, FloatNetworkDtype {
   explicit AnalysisTransformImpl(const ModelConfig& config);
   torch::Tensor forward(torch::Tensor x);
   torch::nn::Sequential body{nullptr};
@@ -19,7 +28,7 @@ struct AnalysisTransformImpl : torch::nn::Module {
 TORCH_MODULE(AnalysisTransform);
 
 // y_hat at 1/16 -> RGB at full resolution.
-struct SynthesisTransformImpl : torch::nn::Module {
+struct SynthesisTransformImpl : torch::nn::Module, FloatNetworkDtype {
   explicit SynthesisTransformImpl(const ModelConfig& config);
   torch::Tensor forward(torch::Tensor y_hat);
   torch::nn::Sequential body{nullptr};
@@ -27,7 +36,7 @@ struct SynthesisTransformImpl : torch::nn::Module {
 TORCH_MODULE(SynthesisTransform);
 
 // y at 1/16 -> z at 1/64.
-struct HyperAnalysisImpl : torch::nn::Module {
+struct HyperAnalysisImpl : torch::nn::Module, FloatNetworkDtype {
   explicit HyperAnalysisImpl(const ModelConfig& config);
   torch::Tensor forward(torch::Tensor y);
   torch::nn::Sequential body{nullptr};
@@ -35,7 +44,7 @@ struct HyperAnalysisImpl : torch::nn::Module {
 TORCH_MODULE(HyperAnalysis);
 
 // z_hat at 1/64 -> features at 1/16 (the hyperprior's contribution to the means).
-struct HyperMeanSynthesisImpl : torch::nn::Module {
+struct HyperMeanSynthesisImpl : torch::nn::Module, FloatNetworkDtype {
   explicit HyperMeanSynthesisImpl(const ModelConfig& config);
   torch::Tensor forward(torch::Tensor z_hat);
   torch::nn::Sequential body{nullptr};
@@ -49,7 +58,7 @@ TORCH_MODULE(HyperMeanSynthesis);
 //  - nic-evc-2: steps 2-4 work at half latent resolution, one phase of the 2x2 quadtree at a
 //    time: from the hyper features and hyper means at the step's phase, the latents of the
 //    earlier phases, and the hidden state of the previous step (context carried forward).
-struct MeanPredictorImpl : torch::nn::Module {
+struct MeanPredictorImpl : torch::nn::Module, FloatNetworkDtype {
   explicit MeanPredictorImpl(const ModelConfig& config);
   torch::Tensor step1(const torch::Tensor& features);
   torch::Tensor step2(const torch::Tensor& features, const torch::Tensor& y_hat_step1);

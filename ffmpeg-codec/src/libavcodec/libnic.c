@@ -51,7 +51,7 @@ int ff_libnic_error(void *log_ctx, NicStatus status, const char *what)
 }
 
 int ff_libnic_open(AVCodecContext *avctx, const char *model_path, const char *device,
-                   int effort, NicContext **out)
+                   const char *precision, int effort, NicContext **out)
 {
     NicOptions options;
     NicStatus status;
@@ -62,6 +62,8 @@ int ff_libnic_open(AVCodecContext *avctx, const char *model_path, const char *de
         options.model_path = model_path;
     if (device && *device)
         options.device = device;
+    if (precision && *precision)
+        options.precision = precision;
     options.threads = avctx->thread_count > 0 ? avctx->thread_count : 0;
     options.effort = effort;
     /* -max_pixels (default INT_MAX) bounds libnic too, not only FFmpeg's own buffers. */
@@ -77,8 +79,9 @@ int ff_libnic_open(AVCodecContext *avctx, const char *model_path, const char *de
         return ff_libnic_error(avctx, status, "nic_context_create");
     }
     av_log(avctx, AV_LOG_VERBOSE,
-           "libnic %s: model %s (fingerprint %s), device %s, threads %d, effort %d\n",
+           "libnic %s: model %s (fingerprint %s), device %s, precision %s, threads %d, effort %d\n",
            nic_version(), model ? model : "(default)", nic_context_model_fingerprint(*out),
-           options.device ? options.device : "default", options.threads, options.effort);
+           options.device ? options.device : "default",
+           options.precision ? options.precision : "auto", options.threads, options.effort);
     return 0;
 }

@@ -27,11 +27,12 @@
 
 /**
  * Open a libnic context: the model at model_path (NULL or "": libnic's default, which the
- * environment variable NIC_MODEL overrides) on device (NULL: cpu) with avctx->thread_count
- * threads (0: libnic's default). Logs the failure.
+ * environment variable NIC_MODEL overrides) on device (NULL: cpu) in precision (NULL: auto,
+ * NicOptions.precision) with avctx->thread_count threads (0: libnic's default). Logs the
+ * failure.
  */
 int ff_libnic_open(AVCodecContext *avctx, const char *model_path, const char *device,
-                   int effort, NicContext **out);
+                   const char *precision, int effort, NicContext **out);
 
 /** The AVERROR for a libnic status. */
 int ff_libnic_averror(NicStatus status);

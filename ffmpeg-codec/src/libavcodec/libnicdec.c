@@ -40,7 +40,8 @@ typedef struct LibNicDecodeContext {
     const AVClass *class;
     NicContext *nic;
     char *model;   ///< -model
-    char *device;  ///< -device
+    char *device;   ///< -device
+    char *precision; ///< -precision
 } LibNicDecodeContext;
 
 static av_cold int libnic_decode_init(AVCodecContext *avctx)
@@ -48,7 +49,7 @@ static av_cold int libnic_decode_init(AVCodecContext *avctx)
     LibNicDecodeContext *ctx = avctx->priv_data;
 
     avctx->pix_fmt = AV_PIX_FMT_RGB24;
-    return ff_libnic_open(avctx, ctx->model, ctx->device, NIC_EFFORT_DEFAULT, &ctx->nic);
+    return ff_libnic_open(avctx, ctx->model, ctx->device, ctx->precision, NIC_EFFORT_DEFAULT, &ctx->nic);
 }
 
 static int libnic_decode_frame(AVCodecContext *avctx, AVFrame *frame,
@@ -104,6 +105,8 @@ static const AVOption libnic_decode_options[] = {
                 OFFSET(model),  AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VD },
     { "device", "Device to run the model on: cpu, cuda or cuda:N (default: cpu)",
                 OFFSET(device), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VD },
+    { "precision", "Arithmetic of the float networks: auto (float16 on a GPU, float32 on the CPU), float32, float16, bfloat16",
+                OFFSET(precision), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VD },
     { NULL },
 };
 
