@@ -32,8 +32,23 @@ DepthConvBlockImpl::DepthConvBlockImpl(int c) {
 }
 
 torch::Tensor DepthConvBlockImpl::forward(const torch::Tensor& x) {
-  torch::Tensor h = x + dc_out(dc_depthwise(leaky_relu_activation(dc_in(x))));
-  return h + ffn_out(torch::relu(ffn_in(h)));
+  return add_ffn(x + dc_out(dc_depthwise(leaky_relu_activation(dc_in(x)))));
+}
+
+torch::Tensor DepthConvBlockImpl::add_ffn(const torch::Tensor& h) {
+  const int64_t height = h.size(2), width = h.size(3);
+  if (torch::GradMode::is_enabled() || height * width <= 2 * kFfnBandPixels)
+    return h + ffn_out(torch::relu(ffn_in(h)));
+  const int64_t rows = std::max<int64_t>(1, kFfnBandPixels / width);
+  torch::Tensor out = torch::empty_like(h);  // keeps h's memory format
+  for (int64_t row = 0; row < height; row += rows) {
+    const int64_t n = std::min(rows, height - row);
+    const torch::Tensor band = h.narrow(2, row, n);
+    torch::Tensor band_out = out.narrow(2, row, n);
+    torch::Tensor hidden = ffn_in(band);
+    torch::add_out(band_out, band, ffn_out(hidden.relu_()));
+  }
+  return out;
 }
 
 ResidualDownImpl::ResidualDownImpl(int in, int out) {
