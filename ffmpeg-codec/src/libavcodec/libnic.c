@@ -50,9 +50,10 @@ int ff_libnic_error(void *log_ctx, NicStatus status, const char *what)
     return ff_libnic_averror(status);
 }
 
-int ff_libnic_open(AVCodecContext *avctx, const char *model_path, const char *device,
-                   const char *precision, int effort, NicContext **out)
+int ff_libnic_open(AVCodecContext *avctx, const LibNicContextOptions *opts, int effort,
+                   NicContext **out)
 {
+    const char *model_path = opts->model, *device = opts->device, *precision = opts->precision;
     NicOptions options;
     NicStatus status;
     const char *model;

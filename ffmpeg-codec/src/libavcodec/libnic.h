@@ -25,14 +25,20 @@
 
 #include "avcodec.h"
 
+/** The options of both wrappers that choose how the libnic context is made. */
+typedef struct LibNicContextOptions {
+    char *model;      ///< -model: weights file or installed model's name; NULL: the default
+    char *device;     ///< -device: NULL: cpu
+    char *precision;  ///< -precision: NULL: auto (NicOptions.precision)
+} LibNicContextOptions;
+
 /**
- * Open a libnic context: the model at model_path (NULL or "": libnic's default, which the
- * environment variable NIC_MODEL overrides) on device (NULL: cpu) in precision (NULL: auto,
- * NicOptions.precision) with avctx->thread_count threads (0: libnic's default). Logs the
- * failure.
+ * Open a libnic context with these options (the model NULL or "": libnic's default, which the
+ * environment variable NIC_MODEL overrides) and avctx->thread_count threads (0: libnic's
+ * default). Logs the failure.
  */
-int ff_libnic_open(AVCodecContext *avctx, const char *model_path, const char *device,
-                   const char *precision, int effort, NicContext **out);
+int ff_libnic_open(AVCodecContext *avctx, const LibNicContextOptions *opts, int effort,
+                   NicContext **out);
 
 /** The AVERROR for a libnic status. */
 int ff_libnic_averror(NicStatus status);

@@ -39,9 +39,7 @@
 typedef struct LibNicDecodeContext {
     const AVClass *class;
     NicContext *nic;
-    char *model;   ///< -model
-    char *device;   ///< -device
-    char *precision; ///< -precision
+    LibNicContextOptions context; ///< -model, -device, -precision
 } LibNicDecodeContext;
 
 static av_cold int libnic_decode_init(AVCodecContext *avctx)
@@ -49,7 +47,7 @@ static av_cold int libnic_decode_init(AVCodecContext *avctx)
     LibNicDecodeContext *ctx = avctx->priv_data;
 
     avctx->pix_fmt = AV_PIX_FMT_RGB24;
-    return ff_libnic_open(avctx, ctx->model, ctx->device, ctx->precision, NIC_EFFORT_DEFAULT, &ctx->nic);
+    return ff_libnic_open(avctx, &ctx->context, NIC_EFFORT_DEFAULT, &ctx->nic);
 }
 
 static int libnic_decode_frame(AVCodecContext *avctx, AVFrame *frame,
@@ -102,11 +100,11 @@ static av_cold int libnic_decode_close(AVCodecContext *avctx)
 static const AVOption libnic_decode_options[] = {
     { "model",  "Weights file (.safetensors); must be the one the stream was encoded with. "
                 "Default: libnic's default model, or the environment variable NIC_MODEL",
-                OFFSET(model),  AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VD },
+                OFFSET(context.model),  AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VD },
     { "device", "Device to run the model on: cpu, cuda or cuda:N (default: cpu)",
-                OFFSET(device), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VD },
+                OFFSET(context.device), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VD },
     { "precision", "Arithmetic of the float networks: auto (float16 on a GPU, float32 on the CPU), float32, float16, bfloat16",
-                OFFSET(precision), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VD },
+                OFFSET(context.precision), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VD },
     { NULL },
 };
 

@@ -63,9 +63,7 @@ typedef struct LibNicEncodeContext {
     const AVClass *class;
     NicContext *nic;
     float qp;       ///< -qp
-    char *model;    ///< -model
-    char *device;   ///< -device
-    char *precision; ///< -precision
+    LibNicContextOptions context; ///< -model, -device, -precision
     int effort;     ///< -effort
     int rc_mode;    ///< -rc: RC_AUTO or a NicRateControlMode
     int rc_window;  ///< -rc_window (ABR), 0 = libnic's default
@@ -247,7 +245,7 @@ static av_cold int libnic_encode_init(AVCodecContext *avctx)
     if (ret < 0)
         return ret;
 
-    ret = ff_libnic_open(avctx, ctx->model, ctx->device, ctx->precision, ctx->effort, &ctx->nic);
+    ret = ff_libnic_open(avctx, &ctx->context, ctx->effort, &ctx->nic);
     if (ret < 0)
         return ret;
     if (!ctx->rc)
@@ -370,11 +368,11 @@ static const AVOption libnic_encode_options[] = {
                 OFFSET(rc_window), AV_OPT_TYPE_INT, { .i64 = 0 }, 0, INT_MAX, VE },
     { "model",  "Weights file (.safetensors); default: libnic's default model, or the "
                 "environment variable NIC_MODEL",
-                OFFSET(model),  AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VE },
+                OFFSET(context.model),  AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VE },
     { "device", "Device to run the model on: cpu, cuda or cuda:N (default: cpu)",
-                OFFSET(device), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VE },
+                OFFSET(context.device), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VE },
     { "precision", "Arithmetic of the float networks: auto (float16 on a GPU, float32 on the CPU), float32, float16, bfloat16",
-                OFFSET(precision), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VE },
+                OFFSET(context.precision), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VE },
     { "effort", "Encoder effort: 1 = one pass (real time); each step up doubles the refinement of "
                 "each frame's latents (fewer bits for the same quality, slower encoding)",
                 OFFSET(effort), AV_OPT_TYPE_INT, { .i64 = NIC_EFFORT_DEFAULT }, NIC_EFFORT_MIN, NIC_EFFORT_MAX, VE },
