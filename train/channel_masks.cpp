@@ -30,7 +30,8 @@ struct SpaceWalker {
   }
   void add(int space, torch::nn::Conv2dImpl& conv, Kind kind, int group = 1) {
     if (space >= 0)
-      spaces[size_t(space)].ports.push_back(Port{&conv, names.at(&conv), kind, group});
+      spaces[size_t(space)].ports.push_back(
+          Port{&conv, names.at(&conv), kind, group, conv.weight, conv.bias});
   }
 
   void block(DepthConvBlockImpl& b) {
@@ -141,9 +142,8 @@ void ChannelMasksImpl::apply() {
     for (Port& port : space.ports) {
       if (port.kind != PortKind::Producer && port.kind != PortKind::Depthwise) continue;
       const torch::Tensor m = space.mask.repeat_interleave(port.group);
-      auto raw = port.conv->named_parameters(false);
-      port.conv->weight = raw["weight"] * m.view({-1, 1, 1, 1});
-      port.conv->bias = raw["bias"] * m;
+      port.conv->weight = port.raw_weight * m.view({-1, 1, 1, 1});
+      port.conv->bias = port.raw_bias * m;
     }
   }
 }
@@ -165,8 +165,8 @@ torch::Tensor ChannelMasksImpl::ranking_scores(const Space& space) const {
   torch::Tensor squares = torch::zeros({space.size}, space.mask.options());
   for (const Port& port : space.ports) {
     if (port.kind != PortKind::Producer && port.kind != PortKind::Depthwise) continue;
-    torch::Tensor w = port.conv->named_parameters(false)["weight"];
-    squares += w.pow(2).reshape({space.size, -1}).sum(1);  // a group's rows are consecutive
+    squares +=
+        port.raw_weight.pow(2).reshape({space.size, -1}).sum(1);  // a group's rows are consecutive
   }
   return space.mask.detach().abs() * squares.sqrt();
 }

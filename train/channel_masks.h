@@ -75,6 +75,9 @@ class ChannelMasksImpl : public torch::nn::Module {
     std::string name;  // parameter prefix in the model, e.g. "g_a.body.0.conv2"
     PortKind kind;
     int group;  // output channels per space channel (a sub-pixel conv's factor^2), else 1
+    // The registered weight and bias: what the optimizer trains. apply() points the conv's
+    // own members at (raw x mask).
+    torch::Tensor raw_weight, raw_bias;
   };
   struct Space {
     std::vector<Port> ports;

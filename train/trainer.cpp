@@ -256,8 +256,7 @@ void Trainer::train() {
       (data_parallel_
            ? ", data-parallel over " + std::to_string(data_parallel_->world_size()) + " processes"
            : ""));
-  int64_t params = 0;
-  for (const auto& p : model_->parameters()) params += p.numel();
+  const int64_t params = count_parameters(*model_);
   std::ostringstream size;
   size.setf(std::ios::fixed);
   size.precision(1);

@@ -208,11 +208,7 @@ ModelComplexity FrameCodec::model_complexity() const {
   return macs_per_pixel(*impl_->weights.model);
 }
 
-int64_t FrameCodec::model_parameters() const {
-  int64_t count = 0;
-  for (const auto& p : impl_->weights.model->parameters()) count += p.numel();
-  return count;
-}
+int64_t FrameCodec::model_parameters() const { return count_parameters(*impl_->weights.model); }
 
 void FrameCodec::set_float_perturbation(double amplitude) { impl_->perturbation = amplitude; }
 

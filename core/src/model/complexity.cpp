@@ -96,4 +96,10 @@ ModelComplexity macs_per_pixel(ImageCodecModelImpl& model) {
   return c;
 }
 
+int64_t count_parameters(const ImageCodecModelImpl& model) {
+  int64_t count = 0;
+  for (const auto& p : model.parameters()) count += p.numel();
+  return count;
+}
+
 }  // namespace nic

@@ -4,6 +4,8 @@
 // of the scaling-law study (bench/scaling.py: training FLOPs = 3 x 2 x MACs per trained pixel).
 #pragma once
 
+#include <cstdint>
+
 namespace nic {
 
 struct ImageCodecModelImpl;
@@ -19,5 +21,8 @@ struct ModelComplexity {
 
 // Multiply-accumulates per pixel of the coded image (interior; padding ignored).
 ModelComplexity macs_per_pixel(ImageCodecModelImpl& model);
+
+// The model's parameters (every registered tensor the optimizer would train).
+int64_t count_parameters(const ImageCodecModelImpl& model);
 
 }  // namespace nic
