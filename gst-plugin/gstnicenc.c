@@ -4,9 +4,12 @@
  *       filesink location=out.nic
  *
  * Every output buffer is a complete, independently decodable frame unit (a keyframe) and carries
- * a GstNicFrameMeta (see gstnic.h) with the qp it was coded at. Frames are encoded synchronously
- * in handle_frame, so the encoder holds no frames and has nothing left to drain at EOS; its
- * latency is its coding time, which it measures and reports (gstnic.h, GstNicFrameTiming).
+ * a GstNicFrameMeta (see gstnic.h) with the qp it was coded at. Frames go through libnic's
+ * stream encoder: with pipeline=1 (the default on a GPU) it holds one frame, so that the networks
+ * of frame N+1 run while frame N is entropy coded; each frame then leaves with the next one, and
+ * the last at EOS (drain). With pipeline=0 (the default on the CPU, where the overlap is slower)
+ * each frame leaves handle_frame coded. The latency is the measured coding time, plus one frame
+ * interval when a frame is held (gstnic.h, GstNicFrameTiming).
  *
  * Live sources: a frame is dropped before it is coded when downstream would already render it
  * too late (QoS, the base class's `qos` property, on) or when it reaches the encoder more than one
@@ -38,11 +41,19 @@ struct _GstNicEnc {
   /* streaming thread */
   NicContext* context;
   NicRateController* controller;
+  gint pipeline;            /* NIC_STREAM_DELAY_AUTO, 0 or 1; applies when the element starts */
+  NicStreamEncoder* stream; /* made with the first frame, once the controller exists */
   GstVideoCodecState* input_state;
   GstNicFrameTiming timing;
 };
 
-enum { PROP_QP = GST_NIC_PROP_FIRST_OWN, PROP_RATE_CONTROL, PROP_BITRATE, PROP_EFFORT };
+enum {
+  PROP_QP = GST_NIC_PROP_FIRST_OWN,
+  PROP_RATE_CONTROL,
+  PROP_BITRATE,
+  PROP_EFFORT,
+  PROP_PIPELINE
+};
 
 #define GST_TYPE_NIC_RATE_CONTROL (gst_nic_rate_control_get_type())
 static GType gst_nic_rate_control_get_type(void) {
@@ -107,6 +118,11 @@ static void gst_nic_enc_set_property(GObject* object, guint prop_id, const GValu
       self->settings.effort = g_value_get_int(value);
       GST_OBJECT_UNLOCK(self);
       break;
+    case PROP_PIPELINE:
+      GST_OBJECT_LOCK(self);
+      self->pipeline = g_value_get_int(value);
+      GST_OBJECT_UNLOCK(self);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -137,6 +153,11 @@ static void gst_nic_enc_get_property(GObject* object, guint prop_id, GValue* val
       g_value_set_int(value, self->settings.effort);
       GST_OBJECT_UNLOCK(self);
       break;
+    case PROP_PIPELINE:
+      GST_OBJECT_LOCK(self);
+      g_value_set_int(value, self->pipeline);
+      GST_OBJECT_UNLOCK(self);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -158,6 +179,7 @@ static gboolean gst_nic_enc_stop(GstVideoEncoder* encoder) {
   GstNicEnc* self = GST_NIC_ENC(encoder);
   gst_nic_frame_timing_log_summary(&self->timing, GST_ELEMENT(self));
   g_clear_pointer(&self->input_state, gst_video_codec_state_unref);
+  g_clear_pointer(&self->stream, nic_stream_encoder_destroy);
   g_clear_pointer(&self->controller, nic_rate_controller_destroy);
   g_clear_pointer(&self->context, nic_context_destroy);
   return TRUE;
@@ -213,8 +235,7 @@ static gboolean gst_nic_enc_set_format(GstVideoEncoder* encoder, GstVideoCodecSt
   GstVideoCodecState* output = gst_video_encoder_set_output_state(encoder, caps, state);
   gst_video_codec_state_unref(output);
 
-  /* Each frame is output before the next one is accepted: the latency is the coding time,
-   * known once frames have been coded (handle_frame). */
+  /* The latency is known once frames have been coded (handle_frame). */
   const GstClockTime latency =
       GST_CLOCK_TIME_IS_VALID(self->timing.reported) ? self->timing.reported : 0;
   gst_video_encoder_set_latency(encoder, latency, latency);
@@ -236,10 +257,91 @@ static void free_nic_buffer(gpointer data) {
   g_free(data);
 }
 
+/* The stream encoder, made with the first frame (the rate controller exists by then). */
+static gboolean ensure_stream(GstNicEnc* self) {
+  if (self->stream) return TRUE;
+  GST_OBJECT_LOCK(self);
+  const gint delay = self->pipeline;
+  GST_OBJECT_UNLOCK(self);
+  const NicStatus status =
+      nic_stream_encoder_create(self->context, self->controller, delay, &self->stream);
+  if (status != NIC_OK) {
+    GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS,
+                      ("nicenc: could not start the encoder: %s", nic_last_error()),
+                      ("nic_stream_encoder_create: %s", nic_status_string(status)));
+    return FALSE;
+  }
+  GST_INFO_OBJECT(self, "pipeline delay: %d frame(s)", nic_stream_encoder_delay(self->stream));
+  return TRUE;
+}
+
+/* A held frame leaves with the next one: one frame interval (else one coding time) later. */
+static GstClockTime held_frame_latency(GstNicEnc* self, GstClockTime coding) {
+  if (nic_stream_encoder_delay(self->stream) == 0) return coding;
+  const GstVideoInfo* info = &self->input_state->info;
+  if (GST_VIDEO_INFO_FPS_N(info) > 0 && GST_VIDEO_INFO_FPS_D(info) > 0)
+    return coding + gst_util_uint64_scale(GST_SECOND, GST_VIDEO_INFO_FPS_D(info),
+                                          GST_VIDEO_INFO_FPS_N(info));
+  return 2 * coding;
+}
+
+/* Sends frame (NULL: drain one) through the stream encoder and finishes the frame that comes
+ * out, if any; *finished tells whether one did. The caller keeps its reference to frame. */
+static GstFlowReturn encode_and_finish(GstNicEnc* self, GstVideoCodecFrame* frame,
+                                       gboolean* finished) {
+  GstVideoEncoder* encoder = GST_VIDEO_ENCODER(self);
+  *finished = FALSE;
+  NicStreamFrame in = {0};
+  GstVideoFrame video;
+  if (frame) {
+    if (!gst_video_frame_map(&video, &self->input_state->info, frame->input_buffer, GST_MAP_READ)) {
+      GST_ELEMENT_ERROR(self, STREAM, ENCODE, ("nicenc: could not map the input frame"), (NULL));
+      return GST_FLOW_ERROR;
+    }
+    in.rgb = GST_VIDEO_FRAME_PLANE_DATA(&video, 0);
+    in.width = GST_VIDEO_FRAME_WIDTH(&video);
+    in.height = GST_VIDEO_FRAME_HEIGHT(&video);
+    in.stride = GST_VIDEO_FRAME_PLANE_STRIDE(&video, 0);
+    in.qp = -1; /* the rate controller's (in cqp mode: the qp property) */
+    in.user_data = frame->system_frame_number;
+  }
+  NicBuffer* encoded = g_new0(NicBuffer, 1);
+  NicCodedFrame coded;
+  const NicStatus status =
+      nic_stream_encoder_encode(self->stream, frame ? &in : NULL, encoded, &coded);
+  if (frame) gst_video_frame_unmap(&video); /* the encoder copied the pixels */
+  if (status != NIC_OK) {
+    GST_ELEMENT_ERROR(self, STREAM, ENCODE,
+                      ("nicenc: could not encode a frame: %s", nic_last_error()),
+                      ("nic_stream_encoder_encode: %s", nic_status_string(status)));
+    g_free(encoded);
+    return GST_FLOW_ERROR;
+  }
+  if (encoded->size == 0) { /* the pipeline is filling, or drained */
+    g_free(encoded);
+    return GST_FLOW_OK;
+  }
+  *finished = TRUE;
+  GstVideoCodecFrame* done = gst_video_encoder_get_frame(encoder, (int)coded.user_data);
+  if (!done) { /* gone with a flush */
+    free_nic_buffer(encoded);
+    return GST_FLOW_OK;
+  }
+  /* The qp as stored in the frame (1/256 resolution). */
+  GST_LOG_OBJECT(self, "frame %u: %" G_GSIZE_FORMAT " bytes at qp %.3f", done->system_frame_number,
+                 encoded->size, coded.qp);
+  self->timing.coded++;
+  done->output_buffer = gst_buffer_new_wrapped_full(0, encoded->data, encoded->size, 0,
+                                                    encoded->size, encoded, free_nic_buffer);
+  gst_nic_buffer_add_frame_meta(done->output_buffer, coded.qp);
+  GST_VIDEO_CODEC_FRAME_SET_SYNC_POINT(done);
+  return gst_video_encoder_finish_frame(encoder, done);
+}
+
 static GstFlowReturn gst_nic_enc_handle_frame(GstVideoEncoder* encoder, GstVideoCodecFrame* frame) {
   GstNicEnc* self = GST_NIC_ENC(encoder);
   /* Property changes made while playing apply from this frame on. */
-  if (!self->input_state || !update_rate_controller(self)) {
+  if (!self->input_state || !update_rate_controller(self) || !ensure_stream(self)) {
     gst_video_codec_frame_unref(frame);
     return GST_FLOW_ERROR;
   }
@@ -252,53 +354,36 @@ static GstFlowReturn gst_nic_enc_handle_frame(GstVideoEncoder* encoder, GstVideo
     return gst_video_encoder_finish_frame(encoder, frame);
   }
   const GstClockTime started = gst_util_get_timestamp();
-  GstVideoFrame video;
-  if (!gst_video_frame_map(&video, &self->input_state->info, frame->input_buffer, GST_MAP_READ)) {
-    GST_ELEMENT_ERROR(self, STREAM, ENCODE, ("nicenc: could not map the input frame"), (NULL));
-    gst_video_codec_frame_unref(frame);
-    return GST_FLOW_ERROR;
-  }
-
-  NicBuffer* encoded = g_new0(NicBuffer, 1);
-  float qp = 0;
-  NicStatus status = nic_encode_rgb_controlled(
-      self->context, self->controller, GST_VIDEO_FRAME_PLANE_DATA(&video, 0),
-      GST_VIDEO_FRAME_WIDTH(&video), GST_VIDEO_FRAME_HEIGHT(&video),
-      GST_VIDEO_FRAME_PLANE_STRIDE(&video, 0), encoded, &qp);
-  gst_video_frame_unmap(&video);
-  if (status != NIC_OK) {
-    GST_ELEMENT_ERROR(
-        self, STREAM, ENCODE,
-        ("nicenc: could not encode frame %u: %s", frame->system_frame_number, nic_last_error()),
-        ("nic_encode_rgb_controlled: %s", nic_status_string(status)));
-    g_free(encoded);
-    gst_video_codec_frame_unref(frame);
-    return GST_FLOW_ERROR;
-  }
-
-  /* The qp as stored in the frame (1/256 resolution). */
-  NicFrameInfo info;
-  double coded_qp = nic_peek_frame(encoded->data, encoded->size, &info) == NIC_OK ? info.qp : qp;
-  GST_LOG_OBJECT(self, "frame %u: %" G_GSIZE_FORMAT " bytes at qp %.3f", frame->system_frame_number,
-                 encoded->size, coded_qp);
-  self->timing.coded++;
+  gboolean finished;
+  const GstFlowReturn ret = encode_and_finish(self, frame, &finished);
+  /* The base class holds the frame until it is finished. */
+  gst_video_codec_frame_unref(frame);
   GstClockTime latency;
-  if (gst_nic_frame_timing_add(&self->timing, gst_util_get_timestamp() - started, &latency)) {
+  if (finished &&
+      gst_nic_frame_timing_add(&self->timing, gst_util_get_timestamp() - started, &latency)) {
+    latency = held_frame_latency(self, latency);
     GST_INFO_OBJECT(self, "reporting a latency of %" GST_TIME_FORMAT, GST_TIME_ARGS(latency));
     gst_video_encoder_set_latency(encoder, latency, latency);
   }
-
-  frame->output_buffer = gst_buffer_new_wrapped_full(0, encoded->data, encoded->size, 0,
-                                                     encoded->size, encoded, free_nic_buffer);
-  gst_nic_buffer_add_frame_meta(frame->output_buffer, coded_qp);
-  GST_VIDEO_CODEC_FRAME_SET_SYNC_POINT(frame);
-  return gst_video_encoder_finish_frame(encoder, frame);
+  return ret;
 }
 
 static GstFlowReturn gst_nic_enc_finish(GstVideoEncoder* encoder) {
-  /* Drain at EOS: every frame has already been pushed by handle_frame. */
-  GST_DEBUG_OBJECT(encoder, "drain: no frames pending");
-  return GST_FLOW_OK;
+  /* Drain at EOS: the frame held in the pipeline, if any. */
+  GstNicEnc* self = GST_NIC_ENC(encoder);
+  if (!self->stream) return GST_FLOW_OK;
+  gboolean finished = TRUE;
+  GstFlowReturn ret = GST_FLOW_OK;
+  while (finished && ret == GST_FLOW_OK) ret = encode_and_finish(self, NULL, &finished);
+  GST_DEBUG_OBJECT(self, "drained: %s", gst_flow_get_name(ret));
+  return ret;
+}
+
+static gboolean gst_nic_enc_flush(GstVideoEncoder* encoder) {
+  /* A seek: the held frame is dropped with the encoder; the next frame makes a new one. */
+  GstNicEnc* self = GST_NIC_ENC(encoder);
+  g_clear_pointer(&self->stream, nic_stream_encoder_destroy);
+  return TRUE;
 }
 
 static void gst_nic_enc_class_init(GstNicEncClass* klass) {
@@ -339,6 +424,14 @@ static void gst_nic_enc_class_init(GstNicEncClass* klass) {
                        "Applies when the element starts.",
                        NIC_EFFORT_MIN, NIC_EFFORT_MAX, NIC_EFFORT_DEFAULT,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property(
+      gobject_class, PROP_PIPELINE,
+      g_param_spec_int("pipeline", "Pipeline delay",
+                       "Frames held so that the networks of the next frame run while this one is "
+                       "entropy coded: -1 = auto (1 on a GPU, 0 on the CPU, where the overlap is "
+                       "slower), 0 or 1. Applies when the element starts.",
+                       NIC_STREAM_DELAY_AUTO, 1, NIC_STREAM_DELAY_AUTO,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   gst_nic_settings_install_properties(gobject_class);
   gst_type_mark_as_plugin_api(GST_TYPE_NIC_RATE_CONTROL, 0);
 
@@ -354,6 +447,7 @@ static void gst_nic_enc_class_init(GstNicEncClass* klass) {
   encoder_class->propose_allocation = GST_DEBUG_FUNCPTR(gst_nic_enc_propose_allocation);
   encoder_class->handle_frame = GST_DEBUG_FUNCPTR(gst_nic_enc_handle_frame);
   encoder_class->finish = GST_DEBUG_FUNCPTR(gst_nic_enc_finish);
+  encoder_class->flush = GST_DEBUG_FUNCPTR(gst_nic_enc_flush);
 
   GST_DEBUG_CATEGORY_INIT(gst_nic_enc_debug, "nicenc", 0, "nic encoder");
 }
@@ -362,6 +456,7 @@ static void gst_nic_enc_init(GstNicEnc* self) {
   self->qp = NIC_QP_DEFAULT;
   self->rate_control = DEFAULT_RATE_CONTROL;
   self->bitrate = DEFAULT_BITRATE;
+  self->pipeline = NIC_STREAM_DELAY_AUTO;
   gst_nic_settings_init(&self->settings);
   self->settings.effort = NIC_EFFORT_DEFAULT;
   GST_PAD_SET_ACCEPT_TEMPLATE(GST_VIDEO_ENCODER_SINK_PAD(self));

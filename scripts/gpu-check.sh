@@ -8,8 +8,10 @@
 #   scripts/gpu-check.sh run
 #       There (device tool: command "bash scripts/gpu-check.sh run", carry [".gpu-check"]): uses
 #       the LibTorch of that machine's PyTorch (the same 2.11 that install-deps.sh pins), runs the
-#       GPU tests (frames crossing between CPU and GPU, refined frames) and the ffmpeg speed bench
-#       on the GPU and on the CPU, and prints one table, also written to $OUT/gpu-check.txt.
+#       GPU tests (frames crossing between CPU and GPU, refined frames), the C API's steady-state
+#       1920x1080 frames/s with and without the stream encoder's pipeline (bench/stream_fps.cpp)
+#       and the ffmpeg speed bench, on the GPU and on the CPU, and prints one table, also written
+#       to $OUT/gpu-check.txt.
 #       Without a GPU (here, say) the tests fail rather than skip: NIC_EXPECT_GPU=1.
 #   scripts/gpu-check.sh train MINUTES
 #       There, with the device minutes left after `run`: nic-train --device cuda from the shipped
@@ -30,7 +32,7 @@ prepare() {
   rm -rf "$carry"
   mkdir -p "$carry/bin" "$carry/lib" "$carry/data"
   cp build/tools/nic build/tests/gpu-tests build/ffmpeg-codec/prefix/bin/ffmpeg build/train/nic-train \
-    "$carry/bin/"
+    build/bench/nic-stream-fps "$carry/bin/"
   cp -L build/core/libnic.so.0 "$carry/lib/"
   # The libraries outside LibTorch and the C/C++ runtime, which the GPU machine's image may lack.
   ldd "$carry"/bin/* "$carry"/lib/* | awk '/=> \// { print $3 }' | sort -u \
@@ -77,6 +79,17 @@ run() {
     local status=0
     timeout 300 "$carry/bin/gpu-tests" 2>&1 | grep -vE '^\[ *(RUN|OK) *\]|^$' || status=$?
     echo "gpu-tests: $([ $status -eq 0 ] && echo PASSED || echo "FAILED (status $status)")"
+    echo
+    # Whether frame N+1's networks overlapping frame N's entropy coding pays (nic.h, stream encoder).
+    echo "## C API, 1920x1080, steady state (bench/stream_fps.cpp, 16 frames; auto precision)"
+    local hd="$out/hd.png"
+    "$carry/bin/ffmpeg" -nostdin -loglevel error -y -i "$NIC_SAMPLE_IMAGE" -vf scale=1920:1080 \
+      -pix_fmt rgb24 "$hd" || echo "could not make the 1080p picture"
+    for setting in cuda:0 cuda:1 cpu:0 cpu:1; do
+      timeout 120 "$carry/bin/nic-stream-fps" --device "${setting%%:*}" --pipeline "${setting#*:}" \
+        --frames 16 "$hd" 2>&1 || echo "nic-stream-fps $setting: failed ($?)"
+    done
+    rm -f "$hd"
     echo
     # The GPU in its default float16 and in float32 (what half precision buys), then the CPU.
     for setting in cuda:auto cuda:float32 cpu:auto; do

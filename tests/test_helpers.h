@@ -1,11 +1,14 @@
 // Shared test fixtures: model paths from the environment, synthetic images, PSNR.
 #pragma once
 
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -47,6 +50,36 @@ inline std::vector<uint8_t> synthetic_image(uint32_t w, uint32_t h, uint32_t see
     }
   }
   return rgb;
+}
+
+// Caps the address space of this process (a forked child) at its present size plus extra_bytes, so
+// that an allocation beyond that fails as it would on a machine out of memory. False when the
+// cap cannot be set.
+inline bool cap_address_space(uint64_t extra_bytes) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  uint64_t vm_kb = 0;
+  while (std::getline(status, line))
+    if (line.rfind("VmSize:", 0) == 0) vm_kb = std::strtoull(line.c_str() + 7, nullptr, 10);
+  const rlim_t cap = rlim_t(vm_kb * 1024 + extra_bytes);
+  const rlimit limit{cap, cap};
+  return vm_kb > 0 && setrlimit(RLIMIT_AS, &limit) == 0;
+}
+
+// Runs body, which returns an exit status, in a forked child that SIGALRM ends after 120 s (a
+// hang fails the test instead of stopping the suite). Returns the child's exit status, 128 + the
+// signal that ended it, or -1 when there was no child.
+template <class Body>
+int exit_status_in_child(Body body) {
+  const pid_t child = fork();
+  if (child < 0) return -1;
+  if (child == 0) {
+    alarm(120);
+    _exit(body());
+  }
+  int status = 0;
+  if (waitpid(child, &status, 0) != child) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 inline double psnr(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {

@@ -14,6 +14,7 @@
 
 #include "codec/frame_codec.h"
 #include "codec/rate_controller.h"
+#include "codec/stream_encoder.h"
 #include "common/error.h"
 #include "model/cpu_memory_pool.h"
 #include "nic/nic.h"
@@ -33,6 +34,13 @@ struct NicFrameAnalysis {
 struct NicRateController {
   explicit NicRateController(const NicRateControlConfig& c) : controller(c) {}
   nic::RateController controller;
+};
+
+struct NicStreamEncoder {
+  NicStreamEncoder(NicContext* c, NicRateController* rc, int delay)
+      : context(c), encoder(*c->codec, rc ? &rc->controller : nullptr, delay) {}
+  NicContext* context;
+  nic::StreamEncoder encoder;
 };
 
 namespace {
@@ -97,20 +105,11 @@ const nic::FrameAnalysis& analysis_of(const NicContext* context, const NicFrameA
   return *a->analysis;
 }
 
-// One frame under the controller: its budget, the qp search, the buffer update.
+// One frame under the controller, handed to the caller.
 void encode_controlled(nic::FrameCodec& codec, nic::RateController& rc,
                        const nic::FrameAnalysis& analysis, NicBuffer* out, float* qp_used) {
-  const NicRateControlConfig& c = rc.config();
-  nic::FrameCodec::SizedFrame frame;
-  if (rc.constant_qp()) {
-    frame = {codec.encode(analysis, c.qp), c.qp};
-  } else {
-    const auto budget = rc.next_budget();
-    frame =
-        codec.encode_to_size(analysis, budget.target_bytes, budget.max_bytes, c.min_qp, c.max_qp);
-  }
+  const nic::FrameCodec::SizedFrame frame = nic::encode_controlled(codec, rc, analysis);
   copy_out(frame.bytes, out);
-  rc.frame_coded(frame.bytes.size());
   if (qp_used) *qp_used = frame.qp;
 }
 
@@ -437,6 +436,36 @@ NicStatus nic_encode_analysis_controlled(NicContext* context, NicRateController*
   return coding(context, [&] {
     encode_controlled(*context->codec, controller->controller, analysis_of(context, analysis), out,
                       qp_used);
+  });
+}
+
+NicStatus nic_stream_encoder_create(NicContext* context, NicRateController* controller, int delay,
+                                    NicStreamEncoder** out_encoder) {
+  if (!context || !out_encoder) return fail(NIC_ERROR_INVALID_ARGUMENT, "NULL argument");
+  *out_encoder = nullptr;
+  return guarded([&] { *out_encoder = new NicStreamEncoder(context, controller, delay); });
+}
+
+void nic_stream_encoder_destroy(NicStreamEncoder* encoder) { delete encoder; }
+
+int nic_stream_encoder_delay(const NicStreamEncoder* encoder) {
+  return encoder ? encoder->encoder.delay() : 0;
+}
+
+NicStatus nic_stream_encoder_encode(NicStreamEncoder* encoder, const NicStreamFrame* frame,
+                                    NicBuffer* out, NicCodedFrame* coded) {
+  if (!encoder || !out) return fail(NIC_ERROR_INVALID_ARGUMENT, "NULL argument");
+  out->data = nullptr;
+  out->size = 0;
+  return coding(encoder->context, [&] {
+    std::optional<nic::StreamFrame> next;
+    if (frame)
+      next = nic::StreamFrame{frame->rgb,    frame->width, frame->height,
+                              frame->stride, frame->qp,    frame->user_data};
+    std::optional<nic::CodedStreamFrame> done = encoder->encoder.encode(next ? &*next : nullptr);
+    if (!done) return;
+    copy_out(done->bytes, out);
+    if (coded) *coded = NicCodedFrame{done->qp, done->user_data};
   });
 }
 

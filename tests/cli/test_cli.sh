@@ -72,6 +72,13 @@ budget=$(awk -v k="$kbps" 'BEGIN { print k * 1000 / 8 / 10 }')
 "$nic" info "$tmp/seq.nic" | grep '^frame' | sed -n 's/.* \([0-9]*\) bytes.*/\1/p' \
   | awk -v b="$budget" '{ if ($1 > b * 3) bad = 1; total += $1 } END { if (total > 6 * b * 1.02) bad = 1; exit bad }' \
   && ok || bad "encode-seq cbr sizes over budget $budget: $(cat "$tmp/out")"
+# --pipeline 1 (frame N+1 analysed while frame N is coded) writes the same stream and prints the
+# same frames in order.
+"$nic" encode-seq "$tmp/seq" -o "$tmp/seq-pipe.nic" --rc cbr --bitrate "$kbps" --fps $fps --buffer 0.2 \
+  --pipeline 1 >"$tmp/out-pipe" && cmp -s "$tmp/seq.nic" "$tmp/seq-pipe.nic" \
+  && [ "$(sed 's/ [0-9.]* s$//' "$tmp/out-pipe")" = "$(sed 's/ [0-9.]* s$//' "$tmp/out")" ] \
+  && ok || bad "encode-seq --pipeline 1 differs: $(cat "$tmp/out-pipe")"
+expect_fail "pipeline 2" "pipeline must be" "$nic" encode-seq "$tmp/seq" -o "$tmp/x.nic" --pipeline 2
 "$nic" encode-seq "$tmp/seq" -o "$tmp/vbr.nic" --rc vbr --bitrate "$kbps" --max-bitrate $((kbps * 2)) --fps $fps >/dev/null \
   && ok || bad "encode-seq vbr with --max-bitrate"
 expect_fail "rc unknown" "cqp, cbr or vbr" "$nic" encode-seq "$tmp/seq" -o "$tmp/x.nic" --rc fast --bitrate 100

@@ -5,7 +5,8 @@
 # it); -rc_override sets the qp of frame ranges, with and without rate control; a missing model and an
 # absent device fail with a message; -threads and -model are accepted (encoder and decoder);
 # -effort refines the latents (its frames decode) and is refused out of 1..9; -precision
-# float16 frames decode in bfloat16 and an unknown precision is refused;
+# float16 frames decode in bfloat16 and an unknown precision is refused; -pipeline 1 gives the
+# frames and timestamps of -pipeline 0 and -pipeline 2 is refused;
 # the ffmpeg tool shows the qp as q=.
 source "$(dirname "$0")/common.sh"
 
@@ -94,6 +95,20 @@ frames override-cbr.nic | awk -v p="$plain_qp1" '{ printf "   frame %d: %d bytes
     NR == 2 && $3 <= p { print "   frame 1 at qp " $3 ", plain cbr " p ": the forced frame was not counted"; bad = 1 }
     END { exit bad }' || fail "-rc_override under cbr: wrong qps"
 
+note "-pipeline 1: the same frames as -pipeline 0 (forced qps and cbr included), with their timestamps"
+"$FFMPEG" -nostdin -hide_banner -loglevel verbose -y -r 25 -i "$src" \
+  -map 0:v -c:v nic -pipeline 1 -qp 10 -rc_override "1,2,50/3,3,0" -f nic override-pipe.nic \
+  -map 0:v -c:v nic -pipeline 1 -b:v "$rate" -rc cbr -bufsize $((rate / 25)) -f nic cbr-pipe.nic \
+  -map 0:v -c:v nic -pipeline 1 -r 25 pipe.mkv \
+  -map 0:v -c:v nic -pipeline 0 -r 25 nopipe.mkv > log.txt 2>&1 || { cat log.txt; fail "-pipeline 1 failed"; }
+grep -q "pipeline delay: 1 frame" log.txt || { grep pipeline log.txt; fail "no pipeline delay of 1 in the log"; }
+cmp -s override.nic override-pipe.nic || fail "-pipeline 1 changed the -rc_override frames"
+cmp -s cbr.nic cbr-pipe.nic || fail "-pipeline 1 changed the cbr frames"
+pts() { "$FFPROBE" -v error -select_streams v -show_entries packet=pts,dts,flags -of csv=p=0 "$1" | tr '\n' ' '; }
+[ "$(pts pipe.mkv)" = "$(pts nopipe.mkv)" ] && [ "$(pts pipe.mkv | wc -w)" -eq 4 ] \
+  || fail "packets of -pipeline 1: $(pts pipe.mkv); of -pipeline 0: $(pts nopipe.mkv)"
+echo "   packets (pts,dts,flags): $(pts pipe.mkv)"
+
 note "ffmpeg reports the qp as q="
 "$FFMPEG" -nostdin -hide_banner -y -i "$src" -c:v nic -q:v 33 -f nic q.nic 2>&1 | tr '\r' '\n' \
   | grep -q "q=33.0" || fail "no q=33.0 in ffmpeg's progress line"
@@ -127,6 +142,8 @@ note "-precision: frames coded in float16 decode in bfloat16; an unknown precisi
 ff -precision bfloat16 -i q_11.nic -fps_mode passthrough -f framemd5 dec_half.raw
 [ "$(grep -vc '^#' dec_half.raw)" -eq 4 ] || fail "decoded $(grep -vc '^#' dec_half.raw) float16 frames"
 must_fail "-precision half" "float16"
+note "-pipeline 2 is refused"
+must_fail "-pipeline 2" "pipeline|out of range"
 note "-effort 10 is refused"
 must_fail "-effort 10" "effort"
 

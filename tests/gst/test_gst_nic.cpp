@@ -573,6 +573,67 @@ TEST(NicRoundTrip, EosDrainsEveryFrame) {
   }
 }
 
+// pipeline=1 holds one frame: each buffer leaves with the next frame, the last at EOS; the
+// bytes are those of pipeline=0, the latency allows one frame interval more, a flush drops the
+// held frame.
+TEST(NicEnc, PipelineHoldsOneFrameAndGivesTheSameBytes) {
+  const int w = 40, h = 24, n = 3;
+  std::vector<Bytes> pictures;
+  for (int i = 0; i < n; ++i) pictures.push_back(MakePicture(w, h, i + 3));
+  const std::vector<Bytes> expected = Encode(pictures, w, h, "nicenc pipeline=0");
+  ASSERT_EQ(expected.size(), size_t(n));
+
+  Harness enc("nicenc pipeline=1");
+  gst_harness_set_src_caps_str(enc.h, RawCaps(w, h).c_str());
+  std::vector<Bytes> frames;
+  for (int i = 0; i < n; ++i) {
+    ASSERT_EQ(gst_harness_push(enc.h, PictureBuffer(pictures[size_t(i)], w, h, i * GST_SECOND / 30,
+                                                    GST_SECOND / 30)),
+              GST_FLOW_OK);
+    GstBuffer* out = Pull(enc.h);
+    if (i == 0) {
+      EXPECT_EQ(out, nullptr) << "the first frame is held";
+      if (out) gst_buffer_unref(out);
+      continue;
+    }
+    ASSERT_NE(out, nullptr) << "frame " << i - 1 << " leaves with frame " << i;
+    EXPECT_EQ(GST_BUFFER_PTS(out), (i - 1) * GST_SECOND / 30);
+    frames.push_back(BufferBytes(out));
+    gst_buffer_unref(out);
+  }
+  GstClockTime min_latency = 0, max_latency = 0;
+  gst_video_encoder_get_latency(GST_VIDEO_ENCODER(enc.Find("nicenc")), &min_latency, &max_latency);
+  EXPECT_GT(min_latency, GST_SECOND / 30) << "coding time plus the held frame's interval";
+  ASSERT_TRUE(gst_harness_push_event(enc.h, gst_event_new_eos()));
+  GstBuffer* last = Pull(enc.h);
+  ASSERT_NE(last, nullptr) << "EOS drains the held frame";
+  EXPECT_EQ(GST_BUFFER_PTS(last), (n - 1) * GST_SECOND / 30);
+  frames.push_back(BufferBytes(last));
+  gst_buffer_unref(last);
+  EXPECT_EQ(frames, expected);
+
+  // A flush (a seek) drops the held frame; the stream starts again after it.
+  Harness again("nicenc pipeline=1");
+  gst_harness_set_src_caps_str(again.h, RawCaps(w, h).c_str());
+  ASSERT_EQ(gst_harness_push(again.h, PictureBuffer(pictures[0], w, h, 0, GST_SECOND / 30)),
+            GST_FLOW_OK);
+  ASSERT_TRUE(gst_harness_push_event(again.h, gst_event_new_flush_start()));
+  ASSERT_TRUE(gst_harness_push_event(again.h, gst_event_new_flush_stop(TRUE)));
+  GstSegment segment;
+  gst_segment_init(&segment, GST_FORMAT_TIME);
+  ASSERT_TRUE(gst_harness_push_event(again.h, gst_event_new_segment(&segment)));
+  ASSERT_EQ(gst_harness_push(again.h, PictureBuffer(pictures[1], w, h, 0, GST_SECOND / 30)),
+            GST_FLOW_OK);
+  ASSERT_TRUE(gst_harness_push_event(again.h, gst_event_new_eos()));
+  GstBuffer* after = Pull(again.h);
+  ASSERT_NE(after, nullptr);
+  EXPECT_EQ(BufferBytes(after), expected[1]);
+  gst_buffer_unref(after);
+  GstBuffer* more = Pull(again.h);
+  EXPECT_EQ(more, nullptr) << "the flushed frame must not come out";
+  if (more) gst_buffer_unref(more);
+}
+
 // A damaged, a truncated and a garbage buffer each give a warning; the stream goes on.
 TEST(NicDec, CorruptBuffersWarnAndStreamContinues) {
   std::vector<Bytes> frames = Encode({MakePicture(32, 24, 6), MakePicture(32, 24, 7)}, 32, 24);

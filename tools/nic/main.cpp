@@ -35,11 +35,13 @@ const char* kUsage =
     "             [--tile-pixels N] [--precision P]\n"
     "  nic encode-seq IN... -o OUT.nic [--rc cqp|cbr|vbr] [--qp Q] [--bitrate KBIT/S] [--fps F]\n"
     "             [--buffer SECONDS] [--window FRAMES] [--max-bitrate KBIT/S]\n"
-    "             [--min-qp Q] [--max-qp Q] [--effort E]\n"
+    "             [--min-qp Q] [--max-qp Q] [--effort E] [--pipeline auto|0|1]\n"
     "       (vbr, also called abr: --bitrate on average over --window frames, peaks capped by\n"
     "        --max-bitrate with a --buffer of that many seconds at the peak rate)\n"
     "       (IN: PNG files, a folder of PNGs, or a pattern such as frames/%04d.png;\n"
-    "        writes a raw .nic stream and prints each frame's qp and size)\n"
+    "        writes a raw .nic stream and prints each frame's qp and size;\n"
+    "        --pipeline 1 analyses frame N+1 while frame N is entropy coded: auto = 1 on a\n"
+    "        GPU, 0 on the CPU)\n"
     "  nic decode IN.nic -o OUT.png [--model PATH] [--device D] [--threads N] [--max-pixels N]\n"
     "             [--tile-pixels N] [--precision P]\n"
     "       (a stream of several frames needs a pattern such as out%04d.png)\n"
@@ -68,6 +70,7 @@ struct Arguments {
   uint64_t max_pixels = 0;   // 0: the library's limit
   uint64_t tile_pixels = 0;  // 0: the library's tile size
   int effort = NIC_EFFORT_DEFAULT;
+  int pipeline = NIC_STREAM_DELAY_AUTO;
 };
 
 Arguments parse_arguments(int argc, char** argv, int first) {
@@ -118,7 +121,10 @@ Arguments parse_arguments(int argc, char** argv, int first) {
       a.threads = int(parse_integer(arg, value(), 0, 256));
     else if (arg == "--effort")
       a.effort = int(parse_integer(arg, value(), NIC_EFFORT_MIN, NIC_EFFORT_MAX));
-    else if (!arg.empty() && arg[0] == '-' && arg != "-")
+    else if (arg == "--pipeline") {
+      const std::string v = value();
+      a.pipeline = v == "auto" ? NIC_STREAM_DELAY_AUTO : int(parse_integer(arg, v, 0, 1));
+    } else if (!arg.empty() && arg[0] == '-' && arg != "-")
       throw UsageError("unknown option " + arg);
     else
       a.inputs.push_back(arg);
@@ -259,28 +265,43 @@ int encode_sequence(const Arguments& a) {
   std::unique_ptr<NicRateController, void (*)(NicRateController*)> owner(
       controller, nic_rate_controller_destroy);
   Context context(a);
+  NicStreamEncoder* encoder = nullptr;
+  check(nic_stream_encoder_create(context.get(), controller, a.pipeline, &encoder), "encoder");
+  std::unique_ptr<NicStreamEncoder, void (*)(NicStreamEncoder*)> encoder_owner(
+      encoder, nic_stream_encoder_destroy);
   std::ofstream out(a.output, std::ios::binary);
   if (!out) throw UsageError("cannot write " + a.output);
   const double budget = rc.bitrate / rc.framerate / 8.0;
   double total = 0, worst = 0;
-  for (size_t i = 0; i < files.size(); ++i) {
-    std::string notice;
-    nic::RgbImage image = nic::read_png(files[i], &notice);
-    if (!notice.empty()) std::fprintf(stderr, "nic: notice: %s\n", notice.c_str());
+  // One call per input frame, then drain calls: with a pipeline, each frame comes out of the call
+  // after its own (its time is that call's).
+  for (size_t sent = 0, written = 0; written < files.size();) {
+    nic::RgbImage image;
+    NicStreamFrame in{};
+    if (sent < files.size()) {
+      std::string notice;
+      image = nic::read_png(files[sent], &notice);
+      if (!notice.empty()) std::fprintf(stderr, "nic: notice: %s\n", notice.c_str());
+      in = {image.pixels.data(),     image.width, image.height,
+            size_t(image.width) * 3, -1.0f,       int64_t(sent)};
+    }
     NicBuffer frame{};
-    float qp = 0;
+    NicCodedFrame coded{};
     const auto start = Clock::now();
-    check(nic_encode_rgb_controlled(context.get(), controller, image.pixels.data(), image.width,
-                                    image.height, size_t(image.width) * 3, &frame, &qp),
-          "encoding " + files[i]);
+    check(nic_stream_encoder_encode(encoder, sent < files.size() ? &in : nullptr, &frame, &coded),
+          "encoding " + files[sent < files.size() ? sent : written]);
     const double secs = seconds_since(start);
+    if (sent < files.size()) ++sent;
+    if (frame.size == 0) continue;
     out.write(reinterpret_cast<const char*>(frame.data), std::streamsize(frame.size));
     total += double(frame.size);
     if (budget > 0) worst = std::max(worst, frame.size / budget - 1.0);
-    std::printf("frame %zu: %s qp %.2f %zu bytes", i, files[i].c_str(), qp, frame.size);
+    std::printf("frame %zu: %s qp %.2f %zu bytes", written, files[written].c_str(), coded.qp,
+                frame.size);
     if (budget > 0) std::printf(" (%+.1f%% of budget)", 100.0 * (frame.size / budget - 1.0));
     std::printf(" %.3f s\n", secs);
     nic_buffer_free(&frame);
+    ++written;
   }
   if (!out.flush()) throw UsageError("cannot write " + a.output);
   std::printf("%zu frames, %.0f bytes/frame", files.size(), total / double(files.size()));

@@ -245,6 +245,53 @@ NicStatus nic_encode_analysis_controlled(NicContext* context, NicRateController*
                                          const NicFrameAnalysis* analysis, NicBuffer* out,
                                          float* qp_used);
 
+/* ---- Pipelined stream encoding ----
+ * A stream encoder codes a stream's frames in order, in two stages that can overlap: the
+ * analysis networks (most of a frame's work) and the coding (qp choice, quantization, entropy
+ * coding). With a delay of one frame, frame N+1's networks run on the encoder's worker thread (on
+ * a GPU, on a CUDA stream of their own) while frame N is coded on the calling thread, so that the
+ * stream's throughput is set by the slower stage rather than by their sum; each call then returns
+ * the frame sent one call before, and calls without a frame drain the pipeline. The frames are
+ * byte for byte those of nic_encode_rgb and nic_encode_rgb_controlled at any delay. */
+
+typedef struct NicStreamEncoder NicStreamEncoder;
+
+/* One frame on a GPU; none on the CPU, where both stages share the same cores and the pipeline
+ * was slower (1920x1080 on 2 cores: 0.48 against 0.58 frames/s, docs/design.md). */
+#define NIC_STREAM_DELAY_AUTO (-1)
+
+typedef struct NicStreamFrame {
+  const uint8_t* rgb; /* 8-bit RGB, copied before the call returns */
+  uint32_t width, height;
+  size_t stride;
+  float qp;          /* >= 0: coded at this qp (a controller counts the frame, as with
+                        nic_rate_controller_frame_coded); < 0: the rate controller's choice */
+  int64_t user_data; /* handed back with the coded frame (a timestamp, an index) */
+} NicStreamFrame;
+
+typedef struct NicCodedFrame {
+  float qp;          /* the qp the frame was coded at */
+  int64_t user_data; /* the frame's NicStreamFrame.user_data */
+} NicCodedFrame;
+
+/* controller may be NULL (every frame then gives its qp). The context and the controller must
+ * outlive the encoder, and while it lives the context codes for it alone: no other encode or
+ * decode calls on it. delay: 0, 1 or NIC_STREAM_DELAY_AUTO. */
+NicStatus nic_stream_encoder_create(NicContext* context, NicRateController* controller, int delay,
+                                    NicStreamEncoder** out_encoder);
+/* Frames still in the pipeline are dropped: drain it first to have them. */
+void nic_stream_encoder_destroy(NicStreamEncoder* encoder);
+/* The delay the encoder runs with: 0 or 1 frames. */
+int nic_stream_encoder_delay(const NicStreamEncoder* encoder);
+
+/* Sends the next frame (NULL: none, drain) and receives the oldest frame not yet received, coded,
+ * into *out and *coded (may be NULL); out->size is 0 when there is none yet (the pipeline
+ * fills) or none left (drained). An invalid frame fails before anything changes. When an
+ * earlier frame failed on its way through the pipeline, the call that would have returned it
+ * fails with its status: that frame is lost, and the frame sent with the call is taken. */
+NicStatus nic_stream_encoder_encode(NicStreamEncoder* encoder, const NicStreamFrame* frame,
+                                    NicBuffer* out, NicCodedFrame* coded);
+
 #ifdef __cplusplus
 }
 #endif

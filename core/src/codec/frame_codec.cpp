@@ -59,7 +59,8 @@ void run_parallel(int count, int threads, Task task) {
 }
 
 std::vector<int32_t> to_int32_vector(const torch::Tensor& t) {
-  torch::Tensor c = t.to(torch::kCPU, torch::kInt32).contiguous();
+  // Narrowed on the device, so that half the bytes cross to the host (page-locked on a GPU).
+  const torch::Tensor c = to_host(t.to(torch::kInt32).contiguous());
   return std::vector<int32_t>(c.data_ptr<int32_t>(), c.data_ptr<int32_t>() + c.numel());
 }
 
@@ -212,9 +213,8 @@ int64_t FrameCodec::model_parameters() const { return count_parameters(*impl_->w
 
 void FrameCodec::set_float_perturbation(double amplitude) { impl_->perturbation = amplitude; }
 
-std::shared_ptr<const FrameAnalysis> FrameCodec::analyze(const uint8_t* rgb, uint32_t width,
-                                                         uint32_t height, size_t stride) {
-  IntraOpThreads scope(impl_->threads);
+void FrameCodec::check_frame(const uint8_t* rgb, uint32_t width, uint32_t height,
+                             size_t stride) const {
   require(rgb != nullptr, NIC_ERROR_INVALID_ARGUMENT, "encode: no pixels");
   require(width >= 1 && height >= 1 && width <= NIC_MAX_DIMENSION && height <= NIC_MAX_DIMENSION,
           NIC_ERROR_INVALID_ARGUMENT,
@@ -223,6 +223,18 @@ std::shared_ptr<const FrameAnalysis> FrameCodec::analyze(const uint8_t* rgb, uin
   require(stride >= size_t(width) * 3, NIC_ERROR_INVALID_ARGUMENT,
           "encode: stride is smaller than width * 3");
   impl_->check_pixel_limit(width, height, "encode");
+}
+
+bool FrameCodec::on_gpu() const { return impl_->device.is_cuda(); }
+
+std::unique_ptr<OwnDeviceStream> FrameCodec::own_device_stream() const {
+  return std::make_unique<OwnDeviceStream>(impl_->device);
+}
+
+std::shared_ptr<const FrameAnalysis> FrameCodec::analyze(const uint8_t* rgb, uint32_t width,
+                                                         uint32_t height, size_t stride) {
+  IntraOpThreads scope(impl_->threads);
+  check_frame(rgb, width, height, stride);
   c10::InferenceMode guard;
   ImageCodecModel& m = impl_->weights.model;
   auto a = std::make_shared<FrameAnalysis>();
@@ -467,15 +479,18 @@ ParsedLatents FrameCodec::Impl::parse(const uint8_t* data, size_t size) {
     }
     dec.check_finished();
   }
-  p.z_hat = torch::tensor(z, torch::kInt32)
-                .view({1, p.z_shape.channels, p.z_shape.height, p.z_shape.width})
-                .to(impl.device, torch::kFloat32);
+  torch::Tensor z_host = host_tensor({1, p.z_shape.channels, p.z_shape.height, p.z_shape.width},
+                                     torch::kInt32, impl.device);
+  std::memcpy(z_host.data_ptr<int32_t>(), z.data(), z.size() * sizeof(int32_t));
+  p.z_hat = z_host.to(impl.device).to(torch::kFloat32);
   c10::InferenceMode guard;
   torch::Tensor base_index;
   std::tie(p.step, base_index) = impl.quantizer(w.scale_net.forward(p.z_hat), h.qp_fixed);
   // Step by step: a step's tables depend on the symbols of the steps before it.
   const LatentShape& s = p.y_shape;
-  torch::Tensor symbols = torch::zeros({1, s.channels, s.height, s.width}, torch::kInt64);
+  // On the host, where the decoded symbols land; page-locked on a GPU, which reads it each step.
+  torch::Tensor symbols =
+      host_tensor({1, s.channels, s.height, s.width}, torch::kInt64, impl.device).zero_();
   for (int k = 0; k < coding.steps(); ++k) {
     const std::vector<int32_t> tables = to_int32_vector(
         coding.scale_indices(k, base_index, symbols.to(impl.device), w.context_scales));

@@ -28,6 +28,7 @@ struct FrameCodecOptions {
 // The result of the analysis transform and the hyperprior of one frame: everything that does
 // not depend on qp. Coding it at another qp re-runs only quantization and the entropy model.
 class FrameAnalysis;
+class OwnDeviceStream;  // model/device.h
 
 class FrameCodec {
  public:
@@ -41,6 +42,14 @@ class FrameCodec {
   // parameter count.
   ModelComplexity model_complexity() const;
   int64_t model_parameters() const;
+
+  bool on_gpu() const;
+  // For a thread that analyses frames while another codes (codec/stream_encoder.h): puts the
+  // calling thread's GPU work on a stream of its own while the result lives.
+  std::unique_ptr<OwnDeviceStream> own_device_stream() const;
+
+  // Throws the Error encode() and analyze() would for these pixels, before any work.
+  void check_frame(const uint8_t* rgb, uint32_t width, uint32_t height, size_t stride) const;
 
   // rgb: 8-bit interleaved RGB, rows stride bytes apart.
   std::vector<uint8_t> encode(const uint8_t* rgb, uint32_t width, uint32_t height, size_t stride,

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "model/device.h"
+
 namespace nic {
 
 namespace {
@@ -85,7 +87,7 @@ TileGrid TileGrid::plan(const ModelConfig& config, int64_t latent_height, int64_
 torch::Tensor rgb_region_to_tensor(const RgbSource& source, int64_t top, int64_t bottom,
                                    int64_t left, int64_t right, const torch::Device& device) {
   const int64_t h = bottom - top, w = right - left;
-  torch::Tensor hwc = torch::empty({h, w, 3}, torch::kUInt8);
+  torch::Tensor hwc = host_tensor({h, w, 3}, torch::kUInt8, device);
   uint8_t* out = hwc.data_ptr<uint8_t>();
   const int64_t last_col = int64_t(source.width) - 1;
   // Columns of the region inside the frame; those right of it repeat the frame's last column.
@@ -98,7 +100,10 @@ torch::Tensor rgb_region_to_tensor(const RgbSource& source, int64_t top, int64_t
     for (int64_t c = inside; c < w; ++c)
       std::memcpy(dst + size_t(c) * 3, row + size_t(std::min(left + c, last_col)) * 3, 3);
   }
-  return hwc.permute({2, 0, 1}).unsqueeze(0).to(device).to(torch::kFloat32) / 255.0;
+  // Uploaded as bytes and converted on the device. The copy may run on while the caller goes on:
+  // the host allocator keeps hwc's page-locked block until the transfer is done.
+  return hwc.permute({2, 0, 1}).unsqueeze(0).to(device, /*non_blocking=*/true).to(torch::kFloat32) /
+         255.0;
 }
 
 torch::Tensor analyze_tiled(AnalysisTransform& g_a, const RgbSource& source, const TileGrid& grid,
@@ -136,7 +141,7 @@ void synthesize_tiled(SynthesisTransform& g_s, const torch::Tensor& y_hat, const
                                            .slice(3, t.run_cols.begin, t.run_cols.end)));
     const int64_t dy = top - t.run_rows.begin * kLatentToPixels;
     const int64_t dx = left - t.run_cols.begin * kLatentToPixels;
-    const torch::Tensor pixels =
+    const torch::Tensor pixels = to_host(
         (torch::nan_to_num(x.slice(2, dy, dy + bottom - top).slice(3, dx, dx + right - left), 0.0)
              .clamp(0.0, 1.0) *
          255.0)
@@ -144,8 +149,7 @@ void synthesize_tiled(SynthesisTransform& g_s, const torch::Tensor& y_hat, const
             .to(torch::kUInt8)
             .squeeze(0)
             .permute({1, 2, 0})
-            .contiguous()
-            .to(torch::kCPU);
+            .contiguous());
     const size_t row_bytes = size_t(right - left) * 3;
     for (int64_t r = 0; r < bottom - top; ++r)
       std::memcpy(rgb + size_t(top + r) * stride + size_t(left) * 3,

@@ -1,6 +1,7 @@
 #include "model/device.h"
 
 #include <ATen/detail/CUDAHooksInterface.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
 #include <dlfcn.h>
 #include <unistd.h>
 
@@ -72,6 +73,27 @@ torch::Device parse_device(const std::string& name) {
           "device '" + name + "' requested, but only " + std::to_string(count) +
               " CUDA device(s) exist");
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+OwnDeviceStream::OwnDeviceStream(const torch::Device& device) {
+  if (!device.is_cuda()) return;
+  const c10::impl::VirtualGuardImpl cuda(device.type());
+  guard_.emplace(cuda.getStreamFromGlobalPool(device));
+}
+
+void OwnDeviceStream::synchronize() const {
+  if (guard_) guard_->current_stream().synchronize();
+}
+
+torch::Tensor host_tensor(at::IntArrayRef sizes, torch::Dtype dtype, const torch::Device& device) {
+  return torch::empty(sizes, torch::TensorOptions(dtype).pinned_memory(device.is_cuda()));
+}
+
+torch::Tensor to_host(const torch::Tensor& t) {
+  if (t.device().is_cpu()) return t;
+  torch::Tensor host = host_tensor(t.sizes(), t.scalar_type(), t.device());
+  host.copy_(t);
+  return host;
 }
 
 }  // namespace nic

@@ -8,8 +8,10 @@
 // codec ran on the CPU of a GPU-less machine cannot switch to CUDA later (there is no GPU anyway).
 #pragma once
 
+#include <c10/core/StreamGuard.h>
 #include <torch/torch.h>
 
+#include <optional>
 #include <string>
 
 namespace nic {
@@ -18,5 +20,27 @@ namespace nic {
 // CUDA is asked for but this LibTorch has no CUDA support or no such GPU. Loads the CUDA half
 // first where that is useful (above).
 torch::Device parse_device(const std::string& name);
+
+// For a thread that shares a GPU with other threads of the process: while this object lives, the
+// calling thread's LibTorch work on device goes to a CUDA stream of its own (one of LibTorch's
+// pool, which does not wait for other streams), so that it overlaps with theirs. On the CPU it
+// changes nothing. synchronize() waits for what the thread has queued: call it before handing
+// the results to another thread.
+class OwnDeviceStream {
+ public:
+  explicit OwnDeviceStream(const torch::Device& device);
+  void synchronize() const;
+
+ private:
+  std::optional<c10::StreamGuard> guard_;
+};
+
+// An empty host tensor for data on its way to or from device. For a GPU it is page-locked, so
+// that the copies are direct transfers; LibTorch's caching host allocator hands the same blocks
+// out again, so frames of a steady stream allocate no new ones.
+torch::Tensor host_tensor(at::IntArrayRef sizes, torch::Dtype dtype, const torch::Device& device);
+
+// t on the host: t itself on the CPU, else a copy through page-locked memory.
+torch::Tensor to_host(const torch::Tensor& t);
 
 }  // namespace nic

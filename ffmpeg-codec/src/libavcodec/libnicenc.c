@@ -42,6 +42,11 @@
  *   5. the private option -qp (default 24).
  * The qp written into the frame (1/256 steps) is reported as encoder stats side data
  * (quality = qp * FF_QP2LAMBDA), which the ffmpeg tool shows as "q=".
+ *
+ * Frames go through libnic's stream encoder (nic_stream_encoder_*). With -pipeline 1 (the
+ * default on a GPU) it holds one frame: the networks of frame N+1 run while frame N is entropy
+ * coded, and each packet comes out one call after its frame (AV_CODEC_CAP_DELAY; a flush drains
+ * the last). On the CPU (-pipeline 0 by default) each packet comes out of its frame's call.
  */
 
 #include <nic/nic.h>
@@ -71,7 +76,11 @@ typedef struct LibNicEncodeContext {
     NicRateController *rc;         ///< rate control (-b:v), or NULL
     NicRateControlConfig rc_config;
     uint8_t *flip_buffer;  ///< a top-down copy of frames with negative linesize
-    int64_t frame_number;  ///< frames coded so far (for -rc_override)
+    int64_t frame_number;  ///< frames sent so far (for -rc_override)
+    int pipeline;          ///< -pipeline: NIC_STREAM_DELAY_AUTO, 0 or 1
+    NicStreamEncoder *stream;
+    /** Timestamps of the frames in the pipeline, by frame number modulo 2 (delay <= 1). */
+    struct { int64_t pts, duration; } timestamps[2];
 } LibNicEncodeContext;
 
 static const char *rate_mode_name(int mode)
@@ -219,6 +228,7 @@ static int override_qp(const AVCodecContext *avctx, int64_t frame_number)
 static av_cold int libnic_encode_init(AVCodecContext *avctx)
 {
     LibNicEncodeContext *ctx = avctx->priv_data;
+    NicStatus status;
     int ret;
 
     if (avctx->width  < 1 || avctx->width  > NIC_MAX_DIMENSION ||
@@ -248,76 +258,87 @@ static av_cold int libnic_encode_init(AVCodecContext *avctx)
     ret = ff_libnic_open(avctx, &ctx->context, ctx->effort, &ctx->nic);
     if (ret < 0)
         return ret;
+    status = nic_stream_encoder_create(ctx->nic, ctx->rc, ctx->pipeline, &ctx->stream);
+    if (status != NIC_OK)
+        return ff_libnic_error(avctx, status, "nic_stream_encoder_create");
+    av_log(avctx, AV_LOG_VERBOSE, "pipeline delay: %d frame(s)\n",
+           nic_stream_encoder_delay(ctx->stream));
     if (!ctx->rc)
         av_log(avctx, AV_LOG_VERBOSE, "qp %.2f unless a frame sets its own quality\n",
                ctx->base_qp);
     return 0;
 }
 
-static int libnic_encode_frame(AVCodecContext *avctx, AVPacket *pkt,
-                               const AVFrame *frame, int *got_packet)
+/* The qp a frame sets for itself (its quality, or -rc_override), or -1: the base qp or the
+ * rate controller decides. */
+static float forced_qp(AVCodecContext *avctx, const AVFrame *frame, int64_t frame_number)
 {
-    LibNicEncodeContext *ctx = avctx->priv_data;
-    const uint8_t *pixels = frame->data[0];
-    ptrdiff_t stride = frame->linesize[0];
-    const int width = avctx->width, height = avctx->height;
-    NicBuffer out = { NULL, 0 };
-    NicFrameInfo info;
-    NicStatus status;
-    float qp = ctx->base_qp;
-    int forced = 0;  /* the frame's own quality or -rc_override sets its qp */
-    int ret;
-
-    if (frame->width < width || frame->height < height) {
-        av_log(avctx, AV_LOG_ERROR, "Frame is %dx%d, the encoder was opened for %dx%d\n",
-               frame->width, frame->height, width, height);
-        return AVERROR(EINVAL);
-    }
-
     if (frame->quality > 0) {
-        forced = 1;
-        qp = (float)frame->quality / FF_QP2LAMBDA;
+        float qp = (float)frame->quality / FF_QP2LAMBDA;
         if (qp > NIC_QP_MAX) {
             av_log(avctx, AV_LOG_WARNING, "Frame quality %d (qp %.2f) is beyond nic's largest "
                    "qp; using %.0f\n", frame->quality, qp, NIC_QP_MAX);
             qp = NIC_QP_MAX;
         }
-    } else if (override_qp(avctx, ctx->frame_number) >= 0) {
-        forced = 1;
-        qp = override_qp(avctx, ctx->frame_number);
+        return qp;
     }
-    ctx->frame_number++;
+    return override_qp(avctx, frame_number);
+}
 
-    if (stride < 0) { /* libnic takes top-down rows: copy a bottom-up frame */
-        int row_bytes = width * 3;
-        ret = av_reallocp(&ctx->flip_buffer, (size_t)row_bytes * height);
-        if (ret < 0)
-            return ret;
-        av_image_copy_plane(ctx->flip_buffer, row_bytes, pixels, stride, row_bytes, height);
-        pixels = ctx->flip_buffer;
-        stride = row_bytes;
-    }
+static int libnic_encode_frame(AVCodecContext *avctx, AVPacket *pkt,
+                               const AVFrame *frame, int *got_packet)
+{
+    LibNicEncodeContext *ctx = avctx->priv_data;
+    const int width = avctx->width, height = avctx->height;
+    NicStreamFrame in = { 0 };
+    NicCodedFrame coded;
+    NicBuffer out = { NULL, 0 };
+    NicStatus status;
+    int ret;
 
-    if (ctx->rc && !forced) {
-        ret = update_rate_control(avctx);
-        if (ret < 0)
-            return ret;
-        status = nic_encode_rgb_controlled(ctx->nic, ctx->rc, pixels, width, height, stride,
-                                           &out, &qp);
-        if (status != NIC_OK)
-            return ff_libnic_error(avctx, status, "nic_encode_rgb_controlled");
-    } else {
-        status = nic_encode_rgb(ctx->nic, pixels, width, height, stride, qp, &out);
-        if (status != NIC_OK)
-            return ff_libnic_error(avctx, status, "nic_encode_rgb");
+    *got_packet = 0;
+    if (frame) {  /* NULL: draining */
+        float qp = forced_qp(avctx, frame, ctx->frame_number);
+
+        if (frame->width < width || frame->height < height) {
+            av_log(avctx, AV_LOG_ERROR, "Frame is %dx%d, the encoder was opened for %dx%d\n",
+                   frame->width, frame->height, width, height);
+            return AVERROR(EINVAL);
+        }
+        in.rgb    = frame->data[0];
+        in.width  = width;
+        in.height = height;
+        in.stride = frame->linesize[0];
+        if (frame->linesize[0] < 0) { /* libnic takes top-down rows: copy a bottom-up frame */
+            int row_bytes = width * 3;
+            ret = av_reallocp(&ctx->flip_buffer, (size_t)row_bytes * height);
+            if (ret < 0)
+                return ret;
+            av_image_copy_plane(ctx->flip_buffer, row_bytes, frame->data[0], frame->linesize[0],
+                                row_bytes, height);
+            in.rgb    = ctx->flip_buffer;
+            in.stride = row_bytes;
+        }
+        if (qp < 0 && ctx->rc) {  /* the controller picks it */
+            ret = update_rate_control(avctx);
+            if (ret < 0)
+                return ret;
+        } else if (qp < 0) {
+            qp = ctx->base_qp;
+        }
         /* A forced qp bypasses the controller, which still counts the frame. */
-        if (ctx->rc)
-            nic_rate_controller_frame_coded(ctx->rc, out.size);
+        in.qp        = qp;
+        in.user_data = ctx->frame_number;
+        ctx->timestamps[ctx->frame_number & 1].pts      = frame->pts;
+        ctx->timestamps[ctx->frame_number & 1].duration = frame->pkt_duration;
+        ctx->frame_number++;
     }
 
-    /* The qp the frame really carries (1/256 steps). */
-    if (nic_peek_frame(out.data, out.size, &info) == NIC_OK)
-        qp = info.qp;
+    status = nic_stream_encoder_encode(ctx->stream, frame ? &in : NULL, &out, &coded);
+    if (status != NIC_OK)
+        return ff_libnic_error(avctx, status, "nic_stream_encoder_encode");
+    if (!out.size)  /* the pipeline is filling, or drained */
+        return 0;
 
     if (out.size > INT_MAX - AV_INPUT_BUFFER_PADDING_SIZE) {
         nic_buffer_free(&out);
@@ -331,8 +352,12 @@ static int libnic_encode_frame(AVCodecContext *avctx, AVPacket *pkt,
     memcpy(pkt->data, out.data, out.size);
     nic_buffer_free(&out);
 
+    /* Every frame is a keyframe, coded in order: dts = pts. */
+    pkt->pts = pkt->dts = ctx->timestamps[coded.user_data & 1].pts;
+    pkt->duration       = ctx->timestamps[coded.user_data & 1].duration;
     pkt->flags |= AV_PKT_FLAG_KEY;
-    ret = ff_side_data_set_encoder_stats(pkt, lrintf(qp * FF_QP2LAMBDA), NULL, 0,
+    /* The qp the frame really carries (1/256 steps). */
+    ret = ff_side_data_set_encoder_stats(pkt, lrintf(coded.qp * FF_QP2LAMBDA), NULL, 0,
                                          AV_PICTURE_TYPE_I);
     if (ret < 0)
         return ret;
@@ -345,6 +370,8 @@ static av_cold int libnic_encode_close(AVCodecContext *avctx)
 {
     LibNicEncodeContext *ctx = avctx->priv_data;
 
+    nic_stream_encoder_destroy(ctx->stream);
+    ctx->stream = NULL;
     nic_rate_controller_destroy(ctx->rc);
     ctx->rc = NULL;
     nic_context_destroy(ctx->nic);
@@ -373,6 +400,10 @@ static const AVOption libnic_encode_options[] = {
                 OFFSET(context.device), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VE },
     { "precision", "Arithmetic of the float networks: auto (float16 on a GPU, float32 on the CPU), float32, float16, bfloat16",
                 OFFSET(context.precision), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VE },
+    { "pipeline", "Frames held so that the networks of the next frame run while this one is "
+                "entropy coded: auto (1 on a GPU, 0 on the CPU, where the overlap is slower), 0 or 1",
+                OFFSET(pipeline), AV_OPT_TYPE_INT, { .i64 = NIC_STREAM_DELAY_AUTO }, NIC_STREAM_DELAY_AUTO, 1, VE, "pipeline" },
+        { "auto", "1 on a GPU, 0 on the CPU", 0, AV_OPT_TYPE_CONST, { .i64 = NIC_STREAM_DELAY_AUTO }, 0, 0, VE, "pipeline" },
     { "effort", "Encoder effort: 1 = one pass (real time); each step up doubles the refinement of "
                 "each frame's latents (fewer bits for the same quality, slower encoding)",
                 OFFSET(effort), AV_OPT_TYPE_INT, { .i64 = NIC_EFFORT_DEFAULT }, NIC_EFFORT_MIN, NIC_EFFORT_MAX, VE },
@@ -402,7 +433,7 @@ const FFCodec ff_libnic_encoder = {
     .init             = libnic_encode_init,
     FF_CODEC_ENCODE_CB(libnic_encode_frame),
     .close            = libnic_encode_close,
-    .p.capabilities   = AV_CODEC_CAP_DR1 | AV_CODEC_CAP_OTHER_THREADS,
+    .p.capabilities   = AV_CODEC_CAP_DR1 | AV_CODEC_CAP_OTHER_THREADS | AV_CODEC_CAP_DELAY,
     .caps_internal    = FF_CODEC_CAP_AUTO_THREADS | FF_CODEC_CAP_INIT_CLEANUP,
     .p.pix_fmts       = (const enum AVPixelFormat[]) { AV_PIX_FMT_RGB24, AV_PIX_FMT_NONE },
     .p.priv_class     = &libnic_encode_class,
