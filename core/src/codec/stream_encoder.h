@@ -56,7 +56,6 @@ class StreamEncoder {
   StreamEncoder& operator=(const StreamEncoder&) = delete;
 
   int delay() const { return delay_; }
-  size_t frames_in_flight() const { return in_flight_ ? 1 : 0; }
 
   // Takes the next frame (its pixels are copied before the call returns; null: none, drain the
   // pipeline) and returns the oldest frame not yet returned, coded, or nothing while the pipeline
