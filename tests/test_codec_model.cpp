@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 
 #include "codec/frame_codec.h"
@@ -11,7 +12,9 @@
 #include "common/error.h"
 #include "model/complexity.h"
 #include "model/config.h"
+#include "model/fused_conv.h"
 #include "model/image_codec_model.h"
+#include "model/layers.h"
 #include "test_helpers.h"
 #include "toolkit/png_image.h"
 
@@ -247,6 +250,41 @@ TEST(Tiles, TiledTransformsMatchTheWholeFrame) {
   }
   EXPECT_LE(worst, 1);
   EXPECT_LE(off, from_whole.size() / 1000) << off << " of " << from_whole.size() << " differ";
+}
+
+// CPU inference runs the transforms' convolutions with their activations and residual sums fused
+// (model/fused_conv.h); training runs the plain ops. The two agree up to float rounding, in the
+// layout the transforms use (channels-last) and in NCHW, for every block that fuses, and for a
+// DepthConvBlock large enough to run its FFN in bands that it sums into in place.
+TEST(FusedConvolutions, MatchThePlainOps) {
+  ASSERT_TRUE(nic::fused_convolutions_available())
+      << "this LibTorch lacks oneDNN's fused convolutions";
+  torch::manual_seed(7);
+  nic::DepthConvBlock block(16);
+  nic::ResidualDown down(16, 24);
+  nic::ResidualUp up(16, 8);
+  auto check = [](const char* what, const std::function<torch::Tensor(const torch::Tensor&)>& f,
+                  const torch::Tensor& x) {
+    const torch::Tensor plain = f(x).detach();  // grad mode: the plain ops
+    for (auto layout : {torch::MemoryFormat::ChannelsLast, torch::MemoryFormat::Contiguous}) {
+      const torch::Tensor input = x.clone(layout);
+      torch::Tensor fused;
+      {
+        c10::InferenceMode guard;
+        fused = f(input);
+      }
+      ASSERT_EQ(fused.sizes(), plain.sizes()) << what;
+      EXPECT_LT((fused - plain).abs().max().item<float>(), 1e-4f) << what;
+      EXPECT_TRUE(input.equal(x)) << what << ": the input was changed";
+    }
+  };
+  const torch::Tensor x = torch::randn({1, 16, 136, 136});  // over 2 bands of FFN pixels
+  check(
+      "DepthConvBlock", [&](const torch::Tensor& t) { return block(t); }, x);
+  check(
+      "ResidualDown", [&](const torch::Tensor& t) { return down(t); }, x);
+  check(
+      "ResidualUp", [&](const torch::Tensor& t) { return up(t); }, x.narrow(2, 0, 40));
 }
 
 // Refinement needs the whole frame's synthesis: frames coded in tiles are coded at effort 1.

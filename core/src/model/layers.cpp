@@ -1,5 +1,7 @@
 #include "model/layers.h"
 
+#include "model/fused_conv.h"
+
 namespace nic {
 
 namespace F = torch::nn::functional;
@@ -12,14 +14,17 @@ torch::nn::Conv2d conv1x1(int in, int out, int stride) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1).stride(stride));
 }
 
-torch::Tensor leaky_relu_activation(const torch::Tensor& x) { return torch::leaky_relu(x, 0.01); }
+torch::Tensor leaky_relu_activation(const torch::Tensor& x) {
+  return apply_activation(x, Activation::kLeakyReLU);
+}
 
 SubpelConvImpl::SubpelConvImpl(int in, int out, int factor_) : factor(factor_) {
   conv = register_module("conv", conv1x1(in, out * factor * factor));
 }
 
-torch::Tensor SubpelConvImpl::forward(const torch::Tensor& x) {
-  return torch::pixel_shuffle(conv(x), factor);
+torch::Tensor SubpelConvImpl::forward(const torch::Tensor& x, Activation activation) {
+  // An activation commutes with the shuffle, so it is fused into the convolution.
+  return torch::pixel_shuffle(conv_then(conv, x, activation), factor);
 }
 
 DepthConvBlockImpl::DepthConvBlockImpl(int c) {
@@ -32,23 +37,20 @@ DepthConvBlockImpl::DepthConvBlockImpl(int c) {
 }
 
 torch::Tensor DepthConvBlockImpl::forward(const torch::Tensor& x) {
-  return add_ffn(x + dc_out(dc_depthwise(leaky_relu_activation(dc_in(x)))));
+  return add_ffn(conv_plus(dc_out, dc_depthwise(conv_then(dc_in, x, Activation::kLeakyReLU)), x));
 }
 
-torch::Tensor DepthConvBlockImpl::add_ffn(const torch::Tensor& h) {
+torch::Tensor DepthConvBlockImpl::add_ffn(torch::Tensor h) {
   const int64_t height = h.size(2), width = h.size(3);
   if (torch::GradMode::is_enabled() || height * width <= 2 * kFfnBandPixels)
-    return h + ffn_out(torch::relu(ffn_in(h)));
+    return conv_plus(ffn_out, conv_then(ffn_in, h, Activation::kReLU), h);
+  // Each band's FFN reads only its own rows, so the sum goes into h in place.
   const int64_t rows = std::max<int64_t>(1, kFfnBandPixels / width);
-  torch::Tensor out = torch::empty_like(h);  // keeps h's memory format
   for (int64_t row = 0; row < height; row += rows) {
-    const int64_t n = std::min(rows, height - row);
-    const torch::Tensor band = h.narrow(2, row, n);
-    torch::Tensor band_out = out.narrow(2, row, n);
-    torch::Tensor hidden = ffn_in(band);
-    torch::add_out(band_out, band, ffn_out(hidden.relu_()));
+    torch::Tensor band = h.narrow(2, row, std::min(rows, height - row));
+    add_conv_into(band, ffn_out, conv_then(ffn_in, band, Activation::kReLU));
   }
-  return out;
+  return h;
 }
 
 ResidualDownImpl::ResidualDownImpl(int in, int out) {
@@ -58,7 +60,9 @@ ResidualDownImpl::ResidualDownImpl(int in, int out) {
 }
 
 torch::Tensor ResidualDownImpl::forward(const torch::Tensor& x) {
-  return leaky_relu_activation(conv2(leaky_relu_activation(conv1(x)))) + shortcut(x);
+  torch::Tensor main =
+      conv_then(conv2, conv_then(conv1, x, Activation::kLeakyReLU), Activation::kLeakyReLU);
+  return add_conv_into(main, shortcut, x);
 }
 
 ResidualUpImpl::ResidualUpImpl(int in, int out) {
@@ -68,7 +72,8 @@ ResidualUpImpl::ResidualUpImpl(int in, int out) {
 }
 
 torch::Tensor ResidualUpImpl::forward(const torch::Tensor& x) {
-  return leaky_relu_activation(conv(leaky_relu_activation(up(x)))) + shortcut(x);
+  const torch::Tensor main = up(x, Activation::kLeakyReLU);
+  return conv_then(conv, main, Activation::kLeakyReLU) + shortcut(x);
 }
 
 }  // namespace nic

@@ -14,13 +14,18 @@ void append_blocks(torch::nn::Sequential& seq, int channels, int count) {
 }
 
 // Without gradients, the two full-resolution transforms run channels-last: LibTorch's oneDNN
-// convolutions then keep one layout throughout, where NCHW reorders at every layer (768x512 on 2
-// cores: synthesis 0.27 s -> 0.21 s). Training and the encoder's refinement keep NCHW: oneDNN's
-// channels-last weight gradient crashes in LibTorch 2.11 (tests/train/test_train.sh found it).
-// The result leaves in the usual layout.
+// convolutions, fused ones included, then keep one layout throughout, where NCHW reorders at
+// every layer (docs/design.md, "CPU speed"). Training and the encoder's refinement keep NCHW:
+// oneDNN's channels-last weight gradient crashes in LibTorch 2.11 (tests/train/test_train.sh
+// found it). The result leaves in the usual layout.
 torch::Tensor run_transform(torch::nn::Sequential& body, const torch::Tensor& x) {
   if (torch::GradMode::is_enabled()) return body->forward(x);
-  return body->forward(x.contiguous(torch::MemoryFormat::ChannelsLast)).contiguous();
+  // oneDNN takes the layout from the input's suggested memory format, which a view of HWC pixels
+  // (channels-last only if its size-1 batch stride is ignored) does not give: such an input is
+  // copied into the canonical layout.
+  const auto layout = torch::MemoryFormat::ChannelsLast;
+  const torch::Tensor in = x.suggest_memory_format() == layout ? x : x.clone(layout);
+  return body->forward(in).contiguous();
 }
 
 }  // namespace
