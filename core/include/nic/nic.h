@@ -61,9 +61,10 @@ typedef struct NicContext NicContext;
 typedef struct NicOptions {
   const char* model_path; /* a weights file or an installed model's name; NULL or "": default */
   const char* device;     /* NULL or "cpu", "cuda", "cuda:N" */
-  int threads;            /* CPU threads for this context's calls; 0 = one per core. Set per
-                             call on the calling thread: LibTorch's process-wide count and
-                             other contexts are left as they are */
+  int threads;            /* CPU threads for this context's calls; 0 = one per core. Frames of
+                             up to 128x128 pixels run on one thread, where a team costs more
+                             than it gains. Set per call on the calling thread: LibTorch's
+                             process-wide count and other contexts are left as they are */
   int effort;             /* encoder effort, NIC_EFFORT_MIN .. NIC_EFFORT_MAX */
   uint64_t max_pixels;    /* largest frame (width * height) the context encodes or decodes; 0 =
                              NIC_MAX_PIXELS. A larger frame fails with NIC_ERROR_LIMIT before any

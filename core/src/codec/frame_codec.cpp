@@ -114,6 +114,15 @@ struct FrameCodec::Impl {
   RateParameters rate;
   int threads = 1;
   int refinement_iterations = 0;  // of the encoder effort
+
+  // Frames up to this many pixels (after padding) run on one thread: their kernels are too short
+  // for a team to pay off (128x64 on 2 quiet cores: encode 0.011 s with one thread, 0.012 s with
+  // two), and when another process holds a core, each OpenMP barrier waits out its time slice
+  // (the same frame, a trainer beside it: up to 0.2 s with two threads, 0.012 s with one).
+  static constexpr uint64_t kSingleThreadPixels = 128 * 128;
+  int threads_for(uint32_t width, uint32_t height) const {
+    return uint64_t(padded(width)) * padded(height) <= kSingleThreadPixels ? 1 : threads;
+  }
   uint64_t max_pixels = NIC_MAX_PIXELS;
   uint64_t tile_pixels = kDefaultTilePixels;
 
@@ -233,8 +242,8 @@ std::unique_ptr<OwnDeviceStream> FrameCodec::own_device_stream() const {
 
 std::shared_ptr<const FrameAnalysis> FrameCodec::analyze(const uint8_t* rgb, uint32_t width,
                                                          uint32_t height, size_t stride) {
-  IntraOpThreads scope(impl_->threads);
   check_frame(rgb, width, height, stride);
+  IntraOpThreads scope(impl_->threads_for(width, height));
   c10::InferenceMode guard;
   ImageCodecModel& m = impl_->weights.model;
   auto a = std::make_shared<FrameAnalysis>();
@@ -325,7 +334,7 @@ QuantizedLatents FrameCodec::Impl::best_symbols(const FrameAnalysis& a, uint16_t
 
 std::vector<uint8_t> FrameCodec::encode(const FrameAnalysis& analysis, float qp,
                                         std::vector<int32_t>* coded_symbols) {
-  IntraOpThreads scope(impl_->threads);
+  IntraOpThreads scope(impl_->threads_for(analysis.width, analysis.height));
   const uint16_t qp_fixed = FrameHeader::qp_to_fixed(qp);
   const QuantizedLatents q = impl_->best_symbols(analysis, qp_fixed);
   if (coded_symbols) {
@@ -341,7 +350,7 @@ std::vector<uint8_t> FrameCodec::Impl::write(const FrameAnalysis& a, const Quant
   const CodecWeights& w = weights;
   const int substream_count = int(1 + q.y_symbols.size() * LatentCoding::kChannelGroups);
   std::vector<std::vector<uint8_t>> substreams(static_cast<size_t>(substream_count));
-  run_parallel(substream_count, threads, [&](int index) {
+  run_parallel(substream_count, threads_for(a.width, a.height), [&](int index) {
     SymbolEncoder enc;
     if (index == 0) {
       for (int64_t i = 0; i < a.z_shape.size(); ++i)
@@ -368,7 +377,7 @@ std::vector<uint8_t> FrameCodec::Impl::write(const FrameAnalysis& a, const Quant
 }
 
 double FrameCodec::estimate_bits(const FrameAnalysis& a, float qp) {
-  IntraOpThreads scope(impl_->threads);
+  IntraOpThreads scope(impl_->threads_for(a.width, a.height));
   const uint16_t qp_fixed = FrameHeader::qp_to_fixed(qp);
   return impl_->bits(a, impl_->quantize(a, qp_fixed));
 }
@@ -386,7 +395,7 @@ double FrameCodec::Impl::bits(const FrameAnalysis& a, const QuantizedLatents& q)
 
 FrameCodec::SizedFrame FrameCodec::encode_to_size(const FrameAnalysis& a, double target_bytes,
                                                   double max_bytes, float min_qp, float max_qp) {
-  IntraOpThreads scope(impl_->threads);
+  IntraOpThreads scope(impl_->threads_for(a.width, a.height));
   uint16_t lo = FrameHeader::qp_to_fixed(min_qp), hi = FrameHeader::qp_to_fixed(max_qp);
   // Bytes beyond the symbols' bits: header, CRC and about 8 bytes of rANS flush per substream.
   const int substream_count = impl_->coding().substreams();
@@ -446,6 +455,8 @@ ParsedLatents FrameCodec::Impl::parse(const uint8_t* data, size_t size) {
   ParsedFrame frame = parse_frame(data, size);
   const FrameHeader& h = frame.header;
   check_pixel_limit(h.width, h.height, "decode");
+  // The frame's own thread count from here on (the callers' scopes restore theirs).
+  IntraOpThreads scope(threads_for(h.width, h.height));
   const CodecWeights& w = impl.weights;
   if (h.model_fingerprint != w.fingerprint) {
     char msg[160];
@@ -495,7 +506,7 @@ ParsedLatents FrameCodec::Impl::parse(const uint8_t* data, size_t size) {
     const std::vector<int32_t> tables = to_int32_vector(
         coding.scale_indices(k, base_index, symbols.to(impl.device), w.context_scales));
     std::vector<int32_t> decoded(tables.size());
-    run_parallel(LatentCoding::kChannelGroups, impl.threads, [&](int g) {
+    run_parallel(LatentCoding::kChannelGroups, threads_for(h.width, h.height), [&](int g) {
       const int index = 1 + k * LatentCoding::kChannelGroups + g;
       SymbolDecoder dec(frame.substreams[size_t(index)].first,
                         frame.substreams[size_t(index)].second);
@@ -523,6 +534,7 @@ FrameHeader FrameCodec::decode(const uint8_t* data, size_t size, uint8_t* rgb, s
   IntraOpThreads scope(impl_->threads);
   ParsedLatents p = impl_->parse(data, size);
   const FrameHeader& h = p.header;
+  IntraOpThreads frame_scope(impl_->threads_for(h.width, h.height));
   require(rgb != nullptr && stride >= size_t(h.width) * 3 &&
               capacity >= (size_t(h.height) - 1) * stride + size_t(h.width) * 3,
           NIC_ERROR_INVALID_ARGUMENT,
