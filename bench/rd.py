@@ -111,14 +111,14 @@ def is_nic(name):
     return name == "nic" or name.startswith("nic-e")
 
 
-def nic_codec(nic, model, label_model, effort=1):
+def nic_codec(nic, model, label_model, effort=1, precision="auto"):
     def encode(q, src_png, src_ppm, out, threads):
         return [nic, "encode", src_png, "-o", out, "--qp", q, "--model", model,
-                "--threads", str(threads), "--effort", str(effort)]
+                "--threads", str(threads), "--effort", str(effort), "--precision", precision]
 
     def decode(src, base, threads):
         return [nic, "decode", src, "-o", base + ".png", "--model", model,
-                "--threads", str(threads)], base + ".png"
+                "--threads", str(threads), "--precision", precision], base + ".png"
 
     label = "nic (%s%s)" % (os.path.basename(label_model),
                             "" if effort == 1 else ", effort %d" % effort)
@@ -222,6 +222,9 @@ def parse_args(argv):
         description="RD benchmark of nic against JPEG, WebP, AVIF and JPEG XL (PSNR over RGB).")
     add_input_args(p, "bench-rd")
     p.add_argument("--nic-qps", help='nic qp values, e.g. "0 8 16 24 32 40 48 56 63"')
+    p.add_argument("--nic-precision", default="auto",
+                   help="nic --precision for encoding and decoding: auto (the default: bfloat16 "
+                        "on a CPU with AMX, else float32), float32, bfloat16, float16")
     p.add_argument("--nic-efforts", default="1",
                    help='nic encoder efforts, each a curve of its own, e.g. "1 2 3" (default 1)')
     p.add_argument("--jpeg-qualities", help="cjpeg -quality values")
@@ -411,7 +414,8 @@ def main(argv):
         if not os.path.isfile(args.model):
             raise BenchError("no nic model at %s: pass --model" % args.model)
         # Replaced by the copies below.
-        codecs += [nic_codec(args.nic, args.model, args.model, e) for e in args.nic_efforts]
+        codecs += [nic_codec(args.nic, args.model, args.model, e, args.nic_precision)
+                   for e in args.nic_efforts]
     codecs += [c for c in REFERENCES if c.name in wanted]
     for codec in codecs:
         for tool in codec.tools:
@@ -443,7 +447,7 @@ def main(argv):
         model_digest = file_digest(model_run) if model_run else None
         if "nic" in wanted:
             for i, e in enumerate(args.nic_efforts):
-                codecs[i] = nic_codec(args.nic_run, model_run, args.model, e)
+                codecs[i] = nic_codec(args.nic_run, model_run, args.model, e, args.nic_precision)
     except BaseException:
         scratch.cleanup()
         raise
@@ -462,7 +466,8 @@ def main(argv):
     ]
     for codec in codecs:
         if is_nic(codec.name):
-            header.append("nic: %s, model %s (sha256 %s)" % (args.nic, args.model, model_digest))
+            header.append("nic: %s, model %s (sha256 %s), precision %s"
+                          % (args.nic, args.model, model_digest, args.nic_precision))
         else:
             header.append("%s: %s" % (codec.name, versions[codec.name]))
 

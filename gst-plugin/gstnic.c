@@ -57,11 +57,13 @@ void gst_nic_settings_install_properties(GObjectClass* klass) {
                            GST_NIC_DEFAULT_MEMORY_POOL, flags));
   g_object_class_install_property(
       klass, GST_NIC_PROP_PRECISION,
-      g_param_spec_string("precision", "Precision",
-                          "Arithmetic of the float networks: \"auto\" (float16 on a GPU, float32 "
-                          "on the CPU), \"float32\", \"float16\" or \"bfloat16\". NULL: auto. "
-                          "Frames decode alike whatever the precision on either side.",
-                          NULL, flags));
+      g_param_spec_string(
+          "precision", "Precision",
+          "Arithmetic of the float networks: \"auto\" (float16 on a GPU; on the CPU "
+          "bfloat16 where it has AMX, else float32), \"float32\", \"float16\" or "
+          "\"bfloat16\". NULL: auto. "
+          "Frames decode alike whatever the precision on either side.",
+          NULL, flags));
 }
 
 void gst_nic_settings_init(GstNicSettings* settings) {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 
 #include "bitstream/crc32.h"
@@ -206,6 +207,20 @@ TEST(CApiContext, ModelComplexity) {
   EXPECT_EQ(nic_context_model_complexity(context.get(), nullptr), NIC_ERROR_INVALID_ARGUMENT);
 }
 
+// Whether /proc/cpuinfo lists flag for the CPU.
+bool cpu_has_flag(const std::string& flag) {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    std::istringstream words(line.substr(line.find(':') + 1));
+    for (std::string word; words >> word;)
+      if (word == flag) return true;
+    return false;
+  }
+  return false;
+}
+
 // The float networks' precision (NicOptions.precision): frames coded in float16 or bfloat16
 // decode on a float32 context and the reverse, and every mix stays within 0.05 dB of float32
 // throughout (the bound the GPU's half precision must keep; the CPU runs float16 too).
@@ -226,10 +241,12 @@ TEST(CApiContext, PrecisionsCodeAlike) {
   ASSERT_FALSE(frame32.empty()) << nic_last_error();
   const std::vector<uint8_t> decoded32 = decode(f32, frame32, w, h);
   const double reference = psnr(rgb, decoded32);
+  std::vector<uint8_t> frame_bf16;
   for (const char* precision : {"float16", "bfloat16"}) {
     NicContext* low = nullptr;
     ASSERT_EQ(context(precision, &low), NIC_OK) << nic_last_error();
     const std::vector<uint8_t> frame = encode(low, rgb, w, h, 20);
+    if (std::string(precision) == "bfloat16") frame_bf16 = frame;
     ASSERT_FALSE(frame.empty()) << precision << ": " << nic_last_error();
     const std::vector<uint8_t> by_f32 = decode(f32, frame, w, h);
     const std::vector<uint8_t> by_low = decode(low, frame32, w, h);
@@ -240,6 +257,12 @@ TEST(CApiContext, PrecisionsCodeAlike) {
     EXPECT_NEAR(double(frame.size()), double(frame32.size()), 0.01 * double(frame32.size()));
     nic_context_destroy(low);
   }
+  // "auto" on the CPU: bfloat16 where the CPU has AMX, else float32.
+  NicContext* automatic = nullptr;
+  ASSERT_EQ(context("auto", &automatic), NIC_OK) << nic_last_error();
+  EXPECT_EQ(encode(automatic, rgb, w, h, 20), cpu_has_flag("amx_bf16") ? frame_bf16 : frame32)
+      << "amx_bf16 " << (cpu_has_flag("amx_bf16") ? "present" : "absent");
+  nic_context_destroy(automatic);
   NicContext* none = nullptr;
   EXPECT_EQ(context("half", &none), NIC_ERROR_INVALID_ARGUMENT);
   EXPECT_NE(std::string(nic_last_error()).find("float16"), std::string::npos) << nic_last_error();

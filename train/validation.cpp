@@ -19,6 +19,9 @@ std::string validate_weights(const std::string& weights_path, const std::string&
   options.model_path = weights_path;
   options.device = device;
   options.threads = threads;
+  // float32 everywhere, so that validations compare across machines and runs ("auto" would take
+  // bfloat16 on a CPU with AMX).
+  options.precision = "float32";
   FrameCodec codec(options);
   const std::vector<std::string> paths = tools::list_png_files(folder);
   std::vector<RgbImage> images;

@@ -51,8 +51,9 @@ const char* kUsage =
     "qp: 0 (best quality) .. 63 (fewest bits), fractional allowed; default 24.\n"
     "effort: 1 (one pass, real time; the default) .. 9 (each step doubles the encoder's\n"
     "        refinement of the latents: fewer bits at the same quality, decoding unchanged).\n"
-    "precision: the float networks' arithmetic: auto (float16 on a GPU, float32 on the CPU),\n"
-    "           float32, float16, bfloat16; frames decode the same on every precision.\n"
+    "precision: the float networks' arithmetic: auto (float16 on a GPU; on the CPU bfloat16\n"
+    "           where it has AMX, else float32), float32, float16, bfloat16; frames decode\n"
+    "           the same on every precision.\n"
     "model: --model takes a weights file or an installed model's name (nic models);\n"
     "       default is $NIC_MODEL or the installed default model.\n";
 

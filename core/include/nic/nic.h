@@ -86,7 +86,8 @@ typedef struct NicOptions {
                              either way. Frames coded in tiles are coded at effort 1. 0 = the
                              default, 2^21 (1920x1088 runs whole, 3840x2160 in four tiles) */
   const char* precision;  /* arithmetic of the float networks (transforms, means): NULL or "auto"
-                             = float16 on a GPU, float32 on the CPU; "float32", "float16",
+                             = float16 on a GPU; on the CPU bfloat16 where it has AMX (several
+                             times faster there), else float32; "float32", "float16",
                              "bfloat16". Parsing never depends on it: the scale networks are
                              integer-exact, and a frame decodes on any device and precision */
 } NicOptions;

@@ -1,5 +1,6 @@
 #include "model/device.h"
 
+#include <ATen/cpu/Utils.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/impl/VirtualGuardImpl.h>
 #include <dlfcn.h>
@@ -94,6 +95,15 @@ torch::Tensor to_host(const torch::Tensor& t) {
   torch::Tensor host = host_tensor(t.sizes(), t.scalar_type(), t.device());
   host.copy_(t);
   return host;
+}
+
+bool cpu_has_amx_bfloat16() {
+  static const bool has = [] {
+    const auto capabilities = at::cpu::get_cpu_capabilities();
+    const auto it = capabilities.find("amx_bf16");
+    return it != capabilities.end() && it->second.isBool() && it->second.toBool();
+  }();
+  return has;
 }
 
 }  // namespace nic

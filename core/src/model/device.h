@@ -43,4 +43,8 @@ torch::Tensor host_tensor(at::IntArrayRef sizes, torch::Dtype dtype, const torch
 // t on the host: t itself on the CPU, else a copy through page-locked memory.
 torch::Tensor to_host(const torch::Tensor& t);
 
+// Whether this CPU has AMX with bfloat16 (as LibTorch's cpuinfo sees it): there oneDNN's
+// bfloat16 convolutions run on the tile unit, several times faster than float32.
+bool cpu_has_amx_bfloat16();
+
 }  // namespace nic

@@ -52,8 +52,8 @@ const std::optional<c10::TypedOperatorHandle<SumIntoFn>>& sum_into_op() {
 
 bool fuse(const torch::nn::Conv2d& conv, const torch::Tensor& x) {
   return !torch::GradMode::is_enabled() && x.device().is_cpu() &&
-         x.scalar_type() == torch::kFloat && conv->weight.scalar_type() == torch::kFloat &&
-         conv->bias.defined();
+         (x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kBFloat16) &&
+         conv->weight.scalar_type() == x.scalar_type() && conv->bias.defined();
 }
 
 struct ConvGeometry {

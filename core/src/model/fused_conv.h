@@ -1,7 +1,7 @@
 // Convolutions with what follows them fused in: an activation, or the sum with a residual.
-// Training and every other device run the plain LibTorch ops. Inference in float32 on the CPU
-// runs each as one oneDNN primitive (LibTorch's mkldnn::_convolution_pointwise, the op that
-// torch.compile's CPU backend emits), so the activation or the sum is applied while the output
+// Training and every other device run the plain LibTorch ops. Inference in float32 or bfloat16
+// on the CPU runs each as one oneDNN primitive (LibTorch's mkldnn::_convolution_pointwise, the op
+// that torch.compile's CPU backend emits), so the activation or the sum is applied while the output
 // is still in cache instead of in another pass over a frame-sized tensor (docs/design.md,
 // "CPU speed"). Fusing changes only the float rounding of the transforms, never parsing.
 #pragma once

@@ -103,7 +103,7 @@ static const AVOption libnic_decode_options[] = {
                 OFFSET(context.model),  AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VD },
     { "device", "Device to run the model on: cpu, cuda or cuda:N (default: cpu)",
                 OFFSET(context.device), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VD },
-    { "precision", "Arithmetic of the float networks: auto (float16 on a GPU, float32 on the CPU), float32, float16, bfloat16",
+    { "precision", "Arithmetic of the float networks: auto (float16 on a GPU; on the CPU bfloat16 with AMX, else float32), float32, float16, bfloat16",
                 OFFSET(context.precision), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VD },
     { NULL },
 };

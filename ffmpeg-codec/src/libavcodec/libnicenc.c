@@ -398,7 +398,7 @@ static const AVOption libnic_encode_options[] = {
                 OFFSET(context.model),  AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VE },
     { "device", "Device to run the model on: cpu, cuda or cuda:N (default: cpu)",
                 OFFSET(context.device), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VE },
-    { "precision", "Arithmetic of the float networks: auto (float16 on a GPU, float32 on the CPU), float32, float16, bfloat16",
+    { "precision", "Arithmetic of the float networks: auto (float16 on a GPU; on the CPU bfloat16 with AMX, else float32), float32, float16, bfloat16",
                 OFFSET(context.precision), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VE },
     { "pipeline", "Frames held so that the networks of the next frame run while this one is "
                 "entropy coded: auto (1 on a GPU, 0 on the CPU, where the overlap is slower), 0 or 1",
