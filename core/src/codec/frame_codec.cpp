@@ -65,12 +65,10 @@ std::vector<int32_t> to_int32_vector(const torch::Tensor& t) {
 }
 
 // "auto" is float16 on a GPU, where it halves the transforms' time and memory traffic and keeps
-// the reconstruction within 0.05 dB of float32 (scripts/gpu-check.sh measures it), and float32
-// on the CPU, where float16 is slower.
+// the reconstruction within 0.05 dB of float32 (scripts/gpu-check.sh measures it). On the CPU it
+// is bfloat16 where AMX runs it (1920x1080: 2.4x the float32 speed each way, +0.30% BD-rate;
+// docs/design.md), else float32, which is faster than either half type there.
 torch::Dtype float_network_dtype(const std::string& precision, const torch::Device& device) {
-  // auto: float16 on a GPU (half the memory traffic). On the CPU, bfloat16 where AMX runs it
-  // (1920x1080: 2.4x the float32 speed each way, for 0.03 dB; docs/design.md), else float32,
-  // which is faster than either half type without it.
   if (precision == "auto" || precision.empty()) {
     if (device.is_cuda()) return torch::kHalf;
     return cpu_has_amx_bfloat16() ? torch::kBFloat16 : torch::kFloat;
@@ -536,10 +534,9 @@ ParsedLatents FrameCodec::Impl::parse(const uint8_t* data, size_t size) {
 
 FrameHeader FrameCodec::decode(const uint8_t* data, size_t size, uint8_t* rgb, size_t stride,
                                size_t capacity) {
-  IntraOpThreads scope(impl_->threads);
-  ParsedLatents p = impl_->parse(data, size);
+  ParsedLatents p = impl_->parse(data, size);  // sets the frame's thread count for its own work
   const FrameHeader& h = p.header;
-  IntraOpThreads frame_scope(impl_->threads_for(h.width, h.height));
+  IntraOpThreads scope(impl_->threads_for(h.width, h.height));
   require(rgb != nullptr && stride >= size_t(h.width) * 3 &&
               capacity >= (size_t(h.height) - 1) * stride + size_t(h.width) * 3,
           NIC_ERROR_INVALID_ARGUMENT,

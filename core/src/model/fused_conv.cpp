@@ -122,8 +122,9 @@ torch::Tensor conv_plus(torch::nn::Conv2d& conv, const torch::Tensor& x,
 
 torch::Tensor& add_conv_into(torch::Tensor& accumulator, torch::nn::Conv2d& conv,
                              const torch::Tensor& x) {
-  if (!fuse(conv, x) || !sum_into_op() || !accumulator.is_contiguous(x.suggest_memory_format()))
-    return accumulator.add_(conv(x));
+  // (LibTorch's op itself falls back to a convolution and add_ where accumulator is not
+  // channels-last.)
+  if (!fuse(conv, x) || !sum_into_op()) return accumulator.add_(conv(x));
   const ConvGeometry g = geometry(conv);
   return sum_into_op()->call(accumulator, x, conv->weight, conv->bias, g.padding, g.stride,
                              g.dilation, g.groups, "add", at::Scalar(1.0), std::nullopt, Scalars(),

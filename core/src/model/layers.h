@@ -29,12 +29,11 @@ TORCH_MODULE(SubpelConv);
 struct DepthConvBlockImpl : torch::nn::Module {
   explicit DepthConvBlockImpl(int channels);
   torch::Tensor forward(const torch::Tensor& x);
-  // h + ConvFFN(h). Without gradients it runs over bands of kFfnBandPixels, and sums into h in
-  // place (h is the block's own temporary): its 4C-channel
-  // intermediate is the largest tensor of the transforms (100 MB at half resolution of a
-  // 768x512 frame), and a band of it stays in cache instead of being faulted in afresh
-  // (768x512: the FFN of the first stage 0.065 s -> 0.022 s on 2 cores). Bands change only the
-  // float rounding (docs/design.md, determinism).
+  // h + ConvFFN(h). Without gradients it runs over bands of kFfnBandPixels and sums into h in
+  // place (h is the block's own temporary): its 4C-channel intermediate is the largest tensor of
+  // the transforms (100 MB at half resolution of a 768x512 frame), and a band of it stays in
+  // cache instead of being faulted in afresh (768x512: the FFN of the first stage 0.065 s ->
+  // 0.022 s on 2 cores). Bands change only the float rounding (docs/design.md, determinism).
   torch::Tensor add_ffn(torch::Tensor h);
   static constexpr int64_t kFfnBandPixels = 8192;
   torch::nn::Conv2d dc_in{nullptr}, dc_depthwise{nullptr}, dc_out{nullptr};
