@@ -31,9 +31,10 @@ void gst_nic_settings_install_properties(GObjectClass* klass) {
   g_object_class_install_property(
       klass, GST_NIC_PROP_MODEL,
       g_param_spec_string("model", "Model",
-                          "Path of the nic weights file (.safetensors). NULL: the library's "
-                          "default model (environment variable NIC_MODEL overrides it). "
-                          "Encoder and decoder must use the same weights.",
+                          "Weights file (.safetensors) or installed model's name (nic models). "
+                          "NULL: for nicdec the installed model that encoded the stream, else "
+                          "the library's default model (environment variable NIC_MODEL "
+                          "overrides it). Encoder and decoder must use the same weights.",
                           NULL, flags));
   g_object_class_install_property(
       klass, GST_NIC_PROP_DEVICE,
@@ -129,11 +130,19 @@ void gst_nic_settings_clear(GstNicSettings* settings) {
   g_clear_pointer(&settings->precision, g_free);
 }
 
-NicContext* gst_nic_settings_open_context(GstNicSettings* settings, GstElement* element) {
+gboolean gst_nic_settings_has_model(GstNicSettings* settings, GstElement* element) {
+  GST_OBJECT_LOCK(element);
+  const gboolean has = settings->model && *settings->model;
+  GST_OBJECT_UNLOCK(element);
+  return has;
+}
+
+NicContext* gst_nic_settings_open_context(GstNicSettings* settings, GstElement* element,
+                                          const gchar* stream_model) {
   NicOptions options;
   nic_options_init(&options);
   GST_OBJECT_LOCK(element);
-  gchar* model = g_strdup(settings->model);
+  gchar* model = g_strdup(settings->model && *settings->model ? settings->model : stream_model);
   gchar* device = g_strdup(settings->device);
   gchar* precision = g_strdup(settings->precision);
   options.threads = settings->threads;

@@ -62,8 +62,12 @@ gboolean gst_nic_settings_set_property(GstNicSettings* settings, GObject* object
 gboolean gst_nic_settings_get_property(GstNicSettings* settings, GObject* object, guint prop_id,
                                        GValue* value);
 void gst_nic_settings_clear(GstNicSettings* settings);
-/* Opens a libnic context with the settings; on failure posts an element error, returns NULL. */
-NicContext* gst_nic_settings_open_context(GstNicSettings* settings, GstElement* element);
+/* Opens a libnic context with the settings; on failure posts an element error, returns NULL.
+ * stream_model: the model to use when the model property is unset (NULL: libnic's default). */
+NicContext* gst_nic_settings_open_context(GstNicSettings* settings, GstElement* element,
+                                          const gchar* stream_model);
+/* Whether the model property names a model. */
+gboolean gst_nic_settings_has_model(GstNicSettings* settings, GstElement* element);
 
 /* Processing latency of an element that codes each frame as it arrives: the longest coding time
  * of its last GST_NIC_LATENCY_WINDOW frames, the stream's first frame (LibTorch warming up) left

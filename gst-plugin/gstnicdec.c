@@ -8,7 +8,8 @@
  *
  * A frame that does not decode (damaged, truncated, not a frame) is posted as a warning, counted
  * against the base class's max-errors (default -1: never fatal) and skipped; the stream goes on.
- * A frame made with other weights (model fingerprint) or a failing device is a fatal error.
+ * Without a model property, the installed model that encoded the first frame (its fingerprint)
+ * is loaded then; a later frame made with other weights, or a failing device, is a fatal error.
  * Live and QoS: frames already too late downstream, or more than one frame behind their live
  * source, are dropped without decoding (logged at INFO, posted as QoS messages by the base class,
  * counted when the element stops). The decoder's latency is its decoding time, which it measures
@@ -59,7 +60,9 @@ static void gst_nic_dec_finalize(GObject* object) {
 static gboolean gst_nic_dec_start(GstVideoDecoder* decoder) {
   GstNicDec* self = GST_NIC_DEC(decoder);
   gst_nic_frame_timing_reset(&self->timing);
-  self->context = gst_nic_settings_open_context(&self->settings, GST_ELEMENT(self));
+  /* Without a model property the first frame says which installed model it needs. */
+  if (!gst_nic_settings_has_model(&self->settings, GST_ELEMENT(self))) return TRUE;
+  self->context = gst_nic_settings_open_context(&self->settings, GST_ELEMENT(self), NULL);
   return self->context != NULL;
 }
 
@@ -191,6 +194,16 @@ static GstFlowReturn gst_nic_dec_handle_frame(GstVideoDecoder* decoder, GstVideo
           -gst_video_decoder_get_max_decode_time(decoder, frame), &self->timing)) {
     gst_buffer_unmap(frame->input_buffer, &in);
     return gst_video_decoder_drop_frame(decoder, frame);
+  }
+
+  if (!self->context) {
+    self->context = gst_nic_settings_open_context(&self->settings, GST_ELEMENT(self),
+                                                  nic_find_model(info.model_fingerprint));
+    if (!self->context) { /* the element error is posted */
+      gst_buffer_unmap(frame->input_buffer, &in);
+      gst_video_decoder_release_frame(decoder, frame);
+      return GST_FLOW_ERROR;
+    }
   }
 
   GstFlowReturn ret = ensure_output_state(self, info.width, info.height);

@@ -171,7 +171,7 @@ static void gst_nic_enc_finalize(GObject* object) {
 static gboolean gst_nic_enc_start(GstVideoEncoder* encoder) {
   GstNicEnc* self = GST_NIC_ENC(encoder);
   gst_nic_frame_timing_reset(&self->timing);
-  self->context = gst_nic_settings_open_context(&self->settings, GST_ELEMENT(self));
+  self->context = gst_nic_settings_open_context(&self->settings, GST_ELEMENT(self), NULL);
   return self->context != NULL;
 }
 

@@ -191,6 +191,29 @@ TEST(CApiContext, ModelsByName) {
   EXPECT_EQ(none, nullptr);
 }
 
+// A decoder given no model finds the one a frame needs: every installed model is found by its
+// fingerprint (the path of a file with the same weights), an unknown fingerprint by none.
+TEST(CApiContext, FindModelByFingerprint) {
+  const size_t count = nic_model_count();
+  ASSERT_GE(count, 2u) << "the family ships more than one model";
+  std::vector<std::string> paths;
+  for (size_t i = 0; i < count; ++i) paths.push_back(nic_model_path(i));
+  std::vector<std::string> fingerprints;
+  for (const std::string& path : paths) {
+    ContextHolder context(path.c_str(), 1);
+    ASSERT_EQ(context.status(), NIC_OK) << path << ": " << nic_last_error();
+    const std::string hex = nic_context_model_fingerprint(context.get());
+    fingerprints.push_back(hex);
+    const char* found = nic_find_model(std::stoull(hex, nullptr, 16));
+    ASSERT_NE(found, nullptr) << path;
+    ContextHolder found_context(found, 1);
+    ASSERT_EQ(found_context.status(), NIC_OK) << found << ": " << nic_last_error();
+    EXPECT_EQ(hex, nic_context_model_fingerprint(found_context.get())) << path << " -> " << found;
+  }
+  EXPECT_NE(fingerprints[0], fingerprints[1]);
+  EXPECT_EQ(nic_find_model(0x0123456789abcdefULL), nullptr);
+}
+
 // The loaded model's size and arithmetic, as `nic models` shows them.
 TEST(CApiContext, ModelComplexity) {
   ContextHolder context(default_model_path(), 1);

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <string>
@@ -16,6 +17,8 @@
 #include "codec/rate_controller.h"
 #include "codec/stream_encoder.h"
 #include "common/error.h"
+#include "io/file_bytes.h"
+#include "io/safetensors.h"
 #include "model/cpu_memory_pool.h"
 #include "nic/nic.h"
 
@@ -175,6 +178,31 @@ std::string resolve_default_model() {
 
 thread_local std::vector<InstalledModel> listed_models;  // nic_model_count's answer
 
+// The fingerprint of a weights file, hashed once per process for each (path, size, time).
+uint64_t file_fingerprint(const std::string& path) {
+  struct Key {
+    std::string path;
+    uintmax_t size;
+    std::filesystem::file_time_type time;
+    bool operator==(const Key& o) const {
+      return path == o.path && size == o.size && time == o.time;
+    }
+  };
+  static std::mutex mutex;
+  static std::vector<std::pair<Key, uint64_t>> known;
+  const Key key{path, std::filesystem::file_size(path), std::filesystem::last_write_time(path)};
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (const auto& [k, fingerprint] : known)
+      if (k == key) return fingerprint;
+  }
+  const std::vector<uint8_t> bytes = nic::read_file_bytes(path);
+  const uint64_t fingerprint = nic::fingerprint64(bytes.data(), bytes.size());
+  std::lock_guard<std::mutex> lock(mutex);
+  known.push_back({key, fingerprint});
+  return fingerprint;
+}
+
 }  // namespace
 
 extern "C" {
@@ -250,6 +278,30 @@ const char* nic_model_name(size_t index) {
 
 const char* nic_model_path(size_t index) {
   return index < listed_models.size() ? listed_models[index].path.c_str() : nullptr;
+}
+
+const char* nic_find_model(uint64_t model_fingerprint) {
+  thread_local std::string found;
+  std::vector<std::string> candidates;
+  try {
+    candidates.push_back(resolve_default_model());  // the likeliest, first
+  } catch (const std::exception&) {
+    // NIC_MODEL names no installed model: the installed ones are still candidates.
+  }
+  for (const InstalledModel& m : installed_models()) candidates.push_back(m.path);
+  for (const std::string& path : candidates) {
+    try {
+      std::error_code ec;
+      if (std::filesystem::is_regular_file(path, ec) &&
+          file_fingerprint(path) == model_fingerprint) {
+        found = path;
+        return found.c_str();
+      }
+    } catch (const std::exception&) {
+      // An unreadable file is not the model.
+    }
+  }
+  return nullptr;
 }
 
 NicStatus nic_context_create(const NicOptions* options, NicContext** out_context) {

@@ -126,4 +126,15 @@ if "$nic" models >/dev/full 2>/dev/null; then bad "nic models >/dev/full exited 
 expect_fail "unknown model name" "no model named 'nic-none' (installed: .*nic-default" \
   "$nic" encode "$sample" -o "$tmp/x.nic" --model nic-none
 
+# A stream of another installed model: info names it, and decode without --model loads it (over
+# NIC_MODEL, which names the test model here); the wrong model is a mismatch.
+"$nic" encode "$sample" -o "$tmp/s.nic" --qp 20 --model nic-s >/dev/null && ok || bad "encode --model nic-s"
+"$nic" info "$tmp/s.nic" | grep -q "model [0-9a-f]\{16\} (nic-s)" && ok || bad "info: $("$nic" info "$tmp/s.nic")"
+"$nic" info "$tmp/a.nic" | grep -q "model [0-9a-f]\{16\} ($(basename "$model" .safetensors))" \
+  && ok || bad "info on a.nic: $("$nic" info "$tmp/a.nic")"
+"$nic" decode "$tmp/s.nic" -o "$tmp/s.png" >/dev/null && [ "$(awk '{ print ($1 > 20) }' <<<"$("$nic" psnr "$sample" "$tmp/s.png")")" = 1 ] \
+  && ok || bad "decode of a nic-s stream without --model"
+expect_fail "decoding nic-s with nic-default" "model mismatch" \
+  "$nic" decode "$tmp/s.nic" -o "$tmp/x.png" --model nic-default
+
 finish

@@ -3,7 +3,8 @@
 # written into each frame header; -q:v beyond 63 is refused; -b:v runs rate control (cbr keeps
 # every frame within its budget plus the buffer, abr holds the average, -maxrate/-bufsize cap
 # it); -rc_override sets the qp of frame ranges, with and without rate control; a missing model and an
-# absent device fail with a message; -threads and -model are accepted (encoder and decoder);
+# absent device fail with a message; -threads and -model are accepted (encoder and decoder), and
+# without -model the decoder loads the installed model that made the stream;
 # -effort refines the latents (its frames decode) and is refused out of 1..9; -precision
 # float16 frames decode in bfloat16 and an unknown precision is refused; -pipeline 1 gives the
 # frames and timestamps of -pipeline 0 and -pipeline 2 is refused;
@@ -136,6 +137,16 @@ ff -i "$src" -frames:v 1 -c:v nic -model nic-default -f nic named.nic
 ff -model nic-default -i named.nic -f framemd5 named.raw
 [ "$(grep -vc '^#' named.raw)" -eq 1 ] || fail "-model nic-default: decoded $(grep -vc '^#' named.raw) frames"
 must_fail "-model nic-none" "no model named 'nic-none'.*nic-default"
+note "without -model the decoder loads the installed model that encoded the stream (over NIC_MODEL)"
+ff -i "$src" -frames:v 1 -c:v nic -model nic-s -f nic small.nic
+ff -i small.nic -f framemd5 small-found.raw
+ff -model nic-s -i small.nic -f framemd5 small-named.raw
+[ "$(grep -vc '^#' small-found.raw)" -eq 1 ] && cmp -s small-found.raw small-named.raw \
+  || fail "a nic-s stream decoded without -model: $(grep -vc '^#' small-found.raw) frames, differs from -model nic-s"
+rc=0
+"$FFMPEG" -nostdin -hide_banner -loglevel error -model nic-default -i small.nic -f null - > log.txt 2>&1 || rc=$?
+[ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && grep -qi "mismatch" log.txt \
+  || { cat log.txt; fail "-model nic-default on a nic-s stream exited with $rc"; }
 note "an absent device is an error"
 must_fail "-device cuda:7" "cuda"
 note "-precision: frames coded in float16 decode in bfloat16; an unknown precision is refused"

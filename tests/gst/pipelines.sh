@@ -61,6 +61,15 @@ sizes)
   # the float networks in float16 (encoder) and bfloat16 (decoder) keep the quality
   NICDEC_PROPERTIES=precision=bfloat16 round_trip 80 64 2 ball out-precision 30 nicenc qp=20 \
     precision=float16
+  # another installed model: nicdec without a model property loads the one the stream needs (over
+  # NIC_MODEL); told the wrong one, it stops with a mismatch
+  round_trip 64 48 2 ball out-nic-s 25 nicenc qp=20 model=nic-s
+  if launch videotestsrc num-buffers=1 ! video/x-raw,width=64,height=48 ! videoconvert \
+      ! nicenc model=nic-s ! nicdec model=nic-default ! fakesink > mismatch.log 2>&1; then
+    fail "nicdec model=nic-default decoded a nic-s stream"
+  fi
+  grep -q "encoded with model" mismatch.log || fail "no mismatch message: $(cat mismatch.log)"
+  echo "ok: nicdec model=nic-default refused a nic-s stream"
   # an unknown precision stops the pipeline with a message that names the choices
   if launch videotestsrc num-buffers=1 ! video/x-raw,width=64,height=64 ! videoconvert \
       ! nicenc precision=half ! fakesink > bad.log 2>&1; then

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -365,7 +366,11 @@ int decode(const Arguments& a) {
   if (frames.size() > 1 && a.output.find('%') == std::string::npos)
     throw UsageError(a.inputs[0] + " holds " + std::to_string(frames.size()) +
                      " frames: give an output pattern such as out%04d.png");
-  Context context(a);
+  // Without --model, the installed model that made the stream's first frame.
+  Arguments chosen = a;
+  if (chosen.model.empty())
+    if (const char* path = nic_find_model(frames[0].second.model_fingerprint)) chosen.model = path;
+  Context context(chosen);
   for (size_t i = 0; i < frames.size(); ++i) {
     const auto& [offset, info] = frames[i];
     std::vector<uint8_t> rgb(size_t(info.width) * info.height * 3);
@@ -386,10 +391,16 @@ int info(const Arguments& a) {
   const std::vector<uint8_t> data = nic::read_file_bytes(a.inputs[0]);
   const StreamFrames stream = split_frames(data, a.inputs[0]);
   const auto& frames = stream.frames;
+  std::map<uint64_t, std::string> model_names;  // fingerprint -> installed model, or "unknown"
   for (size_t i = 0; i < frames.size(); ++i) {
     const NicFrameInfo& f = frames[i].second;
-    std::printf("frame %zu: %ux%u, qp %.2f, model %016llx, %zu bytes, %.4f bpp, version %u\n", i,
-                f.width, f.height, f.qp, (unsigned long long)f.model_fingerprint, f.frame_size,
+    auto [known, fresh] = model_names.try_emplace(f.model_fingerprint, "unknown model");
+    if (fresh)
+      if (const char* path = nic_find_model(f.model_fingerprint))
+        known->second = std::filesystem::path(path).stem().string();
+    std::printf("frame %zu: %ux%u, qp %.2f, model %016llx (%s), %zu bytes, %.4f bpp, version %u\n",
+                i, f.width, f.height, f.qp, (unsigned long long)f.model_fingerprint,
+                known->second.c_str(), f.frame_size,
                 f.frame_size * 8.0 / (double(f.width) * f.height), f.version);
   }
   return damage_status(stream, a.inputs[0]);

@@ -109,6 +109,13 @@ size_t nic_model_count(void);
 const char* nic_model_name(size_t index);
 const char* nic_model_path(size_t index);
 
+/* The model that encoded frames with this fingerprint (NicFrameInfo.model_fingerprint): the path
+   of the installed model, or of the default model (NIC_MODEL may name a file that is not
+   installed), whose file has it; NULL when none has. Decoders that were given no model use it to
+   pick the model a stream needs. Reads every candidate file once per process (about 30 ms per
+   25 MB); the path is valid until the next call on the same thread. */
+const char* nic_find_model(uint64_t model_fingerprint);
+
 NicStatus nic_context_create(const NicOptions* options, NicContext** out_context);
 void nic_context_destroy(NicContext* context);
 

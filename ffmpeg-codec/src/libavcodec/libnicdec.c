@@ -20,7 +20,8 @@
 
 /**
  * @file
- * A packet holds one nic frame unit (bytes after it are ignored). Output is RGB24. A damaged
+ * A packet holds one nic frame unit (bytes after it are ignored). Output is RGB24. Without
+ * -model, the installed model that encoded the first frame (its fingerprint) is loaded then. A damaged
  * packet (bad header, CRC, lengths or symbols, or a frame made with another model) gives
  * AVERROR_INVALIDDATA and a log line; the next packet decodes independently.
  */
@@ -40,6 +41,7 @@ typedef struct LibNicDecodeContext {
     const AVClass *class;
     NicContext *nic;
     LibNicContextOptions context; ///< -model, -device, -precision
+    int open_error;               ///< the AVERROR of a failed deferred open, kept
 } LibNicDecodeContext;
 
 static av_cold int libnic_decode_init(AVCodecContext *avctx)
@@ -47,7 +49,23 @@ static av_cold int libnic_decode_init(AVCodecContext *avctx)
     LibNicDecodeContext *ctx = avctx->priv_data;
 
     avctx->pix_fmt = AV_PIX_FMT_RGB24;
+    /* Without -model the first packet says which installed model the stream needs. */
+    if (!ctx->context.model || !*ctx->context.model)
+        return 0;
     return ff_libnic_open(avctx, &ctx->context, NIC_EFFORT_DEFAULT, &ctx->nic);
+}
+
+/* Opens the context for the model that made the first frame, once. */
+static int open_for_stream(AVCodecContext *avctx, const NicFrameInfo *info)
+{
+    LibNicDecodeContext *ctx = avctx->priv_data;
+    LibNicContextOptions options = ctx->context;
+
+    if (ctx->open_error)
+        return ctx->open_error;
+    options.model = (char *)nic_find_model(info->model_fingerprint);
+    ctx->open_error = ff_libnic_open(avctx, &options, NIC_EFFORT_DEFAULT, &ctx->nic);
+    return ctx->open_error;
 }
 
 static int libnic_decode_frame(AVCodecContext *avctx, AVFrame *frame,
@@ -64,6 +82,12 @@ static int libnic_decode_frame(AVCodecContext *avctx, AVFrame *frame,
     if (info.frame_size < (size_t)pkt->size)
         av_log(avctx, AV_LOG_DEBUG, "Ignoring %zu bytes after the nic frame\n",
                (size_t)pkt->size - info.frame_size);
+
+    if (!ctx->nic) {
+        ret = open_for_stream(avctx, &info);
+        if (ret < 0)
+            return ret;
+    }
 
     ret = ff_set_dimensions(avctx, info.width, info.height);
     if (ret < 0)
@@ -98,8 +122,9 @@ static av_cold int libnic_decode_close(AVCodecContext *avctx)
 #define OFFSET(x) offsetof(LibNicDecodeContext, x)
 #define VD AV_OPT_FLAG_VIDEO_PARAM | AV_OPT_FLAG_DECODING_PARAM
 static const AVOption libnic_decode_options[] = {
-    { "model",  "Weights file (.safetensors); must be the one the stream was encoded with. "
-                "Default: libnic's default model, or the environment variable NIC_MODEL",
+    { "model",  "Weights file (.safetensors) or installed model's name; must be the one the "
+                "stream was encoded with. Default: the installed model that encoded the stream, "
+                "else libnic's default model (the environment variable NIC_MODEL overrides it)",
                 OFFSET(context.model),  AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VD },
     { "device", "Device to run the model on: cpu, cuda or cuda:N (default: cpu)",
                 OFFSET(context.device), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VD },
