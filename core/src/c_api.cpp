@@ -291,14 +291,12 @@ const char* nic_find_model(uint64_t model_fingerprint) {
   for (const InstalledModel& m : installed_models()) candidates.push_back(m.path);
   for (const std::string& path : candidates) {
     try {
-      std::error_code ec;
-      if (std::filesystem::is_regular_file(path, ec) &&
-          file_fingerprint(path) == model_fingerprint) {
+      if (file_fingerprint(path) == model_fingerprint) {
         found = path;
         return found.c_str();
       }
     } catch (const std::exception&) {
-      // An unreadable file is not the model.
+      // A missing or unreadable file is not the model.
     }
   }
   return nullptr;
