@@ -34,11 +34,13 @@ TEST(MaskDecay, FinishedDecayCutsExactly) {
   options.decay_steps = 10;
   nic::ChannelMasks masks(*teacher, student_config, options);
   randomize_masks(*masks);
-  EXPECT_GT(masks->largest_removed_mask(), 0.4);
+  EXPECT_GT(masks->statistics().largest_removed, 0.4);
   masks->decay(5);  // halfway: the cut channels are at most 0.5
-  EXPECT_LE(masks->largest_removed_mask(), 0.5 + 1e-6);
+  EXPECT_LE(masks->statistics().largest_removed, 0.5 + 1e-6);
   masks->decay(10);
-  EXPECT_EQ(masks->largest_removed_mask(), 0.0);
+  EXPECT_EQ(masks->statistics().largest_removed, 0.0);
+  EXPECT_EQ(masks->statistics().mean_removed, 0.0);
+  EXPECT_GT(masks->statistics().mean_kept, 0.0);  // the kept channels are never clamped
 
   torch::NoGradGuard no_grad;
   teacher->eval();
@@ -70,7 +72,7 @@ TEST(MaskDecay, FinishedDecayZeroesEveryCutChannel) {
   randomize_masks(*masks);
   // A finished decay zeroes exactly as many channels as the cut removes, in every space.
   masks->decay(1);
-  EXPECT_EQ(masks->largest_removed_mask(), 0.0);
+  EXPECT_EQ(masks->statistics().largest_removed, 0.0);
   int64_t zeros = 0, channels = 0;
   for (const auto& m : masks->parameters()) {
     zeros += (m == 0).sum().item<int64_t>();
@@ -97,7 +99,7 @@ TEST(MaskDecay, L1PenaltyTrainsTheMasks) {
     EXPECT_GT(m.grad().min().item<double>(), 0.0);
   }
   masks->decay(1000);  // no-op for l1
-  EXPECT_EQ(masks->largest_removed_mask(), 1.0);
+  EXPECT_EQ(masks->statistics().largest_removed, 1.0);
 }
 
 TEST(MaskDecay, StudentWiderThanTeacherIsRefused) {

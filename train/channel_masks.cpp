@@ -187,13 +187,25 @@ void ChannelMasksImpl::decay(int64_t steps_into_decay) {
   }
 }
 
-double ChannelMasksImpl::largest_removed_mask() const {
-  double largest = 0;
+ChannelMasksImpl::MaskStatistics ChannelMasksImpl::statistics() const {
+  MaskStatistics stats;
+  double sum_removed = 0, sum_kept = 0;
+  int64_t removed_count = 0, kept_count = 0;
   for (const Space& space : spaces_) {
-    torch::Tensor removed = ranking_scores(space).argsort().slice(0, 0, space.size - space.target);
-    largest = std::max(largest, space.mask.detach().index({removed}).abs().max().item<double>());
+    const torch::Tensor order = ranking_scores(space).argsort();
+    const int64_t cut = space.size - space.target;
+    const torch::Tensor mask = space.mask.detach().abs();
+    const torch::Tensor removed = mask.index({order.slice(0, 0, cut)});
+    const torch::Tensor kept = mask.index({order.slice(0, cut)});
+    stats.largest_removed = std::max(stats.largest_removed, removed.max().item<double>());
+    sum_removed += removed.sum().item<double>();
+    sum_kept += kept.sum().item<double>();
+    removed_count += cut;
+    kept_count += space.target;
   }
-  return largest;
+  if (removed_count) stats.mean_removed = sum_removed / double(removed_count);
+  if (kept_count) stats.mean_kept = sum_kept / double(kept_count);
+  return stats;
 }
 
 std::string ChannelMasksImpl::summary() const {

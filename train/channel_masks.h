@@ -58,9 +58,12 @@ class ChannelMasksImpl : public torch::nn::Module {
 
   // The student: the teacher's weights with the masks folded in and the cut channels removed.
   ImageCodecModel cut() const;
-  // Largest |mask| among the channels the cut removes (0 once the decay has finished), and the
-  // number of spaces and channels masked, for the log.
-  double largest_removed_mask() const;
+  // |mask| over the channels the cut removes (largest: 0 once the decay has finished) and over
+  // those it keeps, and the number of spaces and channels masked, for the log.
+  struct MaskStatistics {
+    double largest_removed = 0, mean_removed = 0, mean_kept = 0;
+  };
+  MaskStatistics statistics() const;
   std::string summary() const;
 
  private:

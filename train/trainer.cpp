@@ -375,7 +375,9 @@ void Trainer::report(Progress& p, double lr) {
   }
   if (masks_) {
     line.precision(4);
-    line << "  | largest cut mask " << masks_->largest_removed_mask();
+    const ChannelMasksImpl::MaskStatistics stats = masks_->statistics();
+    line << "  | largest cut mask " << stats.largest_removed << ", cut mean " << stats.mean_removed
+         << ", kept mean " << stats.mean_kept;
   }
   log(line.str());
   p.since = Clock::now();
