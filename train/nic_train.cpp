@@ -53,6 +53,8 @@ void usage() {
       "  --mask-l1 X             l1: weight of mean |mask| in the loss (default 0.02)\n"
       "  --init-from WEIGHTS     start a run without checkpoint from a weights file (e.g. the\n"
       "                          shipped model: training continues on another machine)\n"
+      "  --widen-to A,B,C        with --init-from: start from the file's model with wider\n"
+      "                          transforms that compute the same (new channels read as zero)\n"
       "  --export PATH           write the run's current weights as safetensors and exit");
 }
 
@@ -153,6 +155,8 @@ int main(int argc, char** argv) {
         opt.no_context_scales = true;
       else if (arg == "--export")
         export_path = value();
+      else if (arg == "--widen-to")
+        opt.widen_to = parse_widths(value());
       else if (arg == "--mask-decay-to")
         opt.mask_decay.student_widths = parse_widths(value());
       else if (arg == "--mask-decay-method")

@@ -155,6 +155,11 @@ ModelConfig Trainer::configure(const CodecWeights* init) {
     return ModelConfig::from_json(text.str());
   }
   if (init) c = init->config;
+  if (options_.widen_to[0] > 0) {
+    require(init != nullptr, NIC_ERROR_INVALID_ARGUMENT,
+            "--widen-to widens the model of a new run's --init-from WEIGHTS");
+    c.widths = options_.widen_to;
+  }
   if (!options_.anchor_lambdas.empty()) c.anchor_lambdas = options_.anchor_lambdas;
   if (!options_.architecture.empty()) c.architecture = options_.architecture;
   if (options_.distribution_shape > 0) c.latent_distribution_shape = options_.distribution_shape;
@@ -168,6 +173,12 @@ ModelConfig Trainer::configure(const CodecWeights* init) {
 // Same parameter names: copy them over; Adam's moments start afresh.
 void Trainer::start_from_weights(const CodecWeights& init) {
   ImageCodecModel source = init.model;
+  if (source->config.widths != config_.widths) {
+    source = ChannelMasksImpl::widen(*source, config_.widths);
+    start_note_ += "widened " + options_.init_from + "'s transforms to " +
+                   std::to_string(config_.widths[0]) + "," + std::to_string(config_.widths[1]) +
+                   "," + std::to_string(config_.widths[2]) + "\n";
+  }
   const std::vector<std::string> fresh = copy_weights(source, model_);
   if (!fresh.empty()) {
     std::ostringstream line;

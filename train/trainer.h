@@ -55,6 +55,9 @@ struct TrainOptions {
   // Mask decay (train/channel_masks.h): the run trains masks that cut its model (the teacher,
   // from --init-from) down to the student's widths; it validates and exports the student.
   MaskDecayOptions mask_decay;
+  // A new run from init_from with the model's transforms widened to these widths (all zero: as
+  // the file's), computing what the file's model computes (ChannelMasksImpl::widen).
+  std::array<int, 3> widen_to{};
 };
 
 class Trainer {
