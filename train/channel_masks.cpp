@@ -105,6 +105,11 @@ torch::Tensor grouped(const torch::Tensor& channels, int group) {
 
 }  // namespace
 
+std::string widths_text(const std::array<int, 3>& widths) {
+  return std::to_string(widths[0]) + "," + std::to_string(widths[1]) + "," +
+         std::to_string(widths[2]);
+}
+
 ModelConfig student_config_for(const ModelConfig& teacher, const std::array<int, 3>& widths) {
   ModelConfig student = teacher;
   student.widths = widths;
@@ -112,8 +117,7 @@ ModelConfig student_config_for(const ModelConfig& teacher, const std::array<int,
     if (widths[i] < 1 || widths[i] > teacher.widths[i])
       throw Error(NIC_ERROR_INVALID_ARGUMENT,
                   "--mask-decay-to: the student's widths must be 1 .. the teacher's (" +
-                      std::to_string(teacher.widths[0]) + "," + std::to_string(teacher.widths[1]) +
-                      "," + std::to_string(teacher.widths[2]) + ")");
+                      widths_text(teacher.widths) + ")");
   return student;
 }
 
@@ -270,9 +274,7 @@ ImageCodecModel ChannelMasksImpl::widen(ImageCodecModelImpl& model,
   for (size_t i = 0; i < 3; ++i)
     require(widths[i] >= model.config.widths[i], NIC_ERROR_INVALID_ARGUMENT,
             "widening: the new widths must be at least the model's (" +
-                std::to_string(model.config.widths[0]) + "," +
-                std::to_string(model.config.widths[1]) + "," +
-                std::to_string(model.config.widths[2]) + ")");
+                widths_text(model.config.widths) + ")");
   ImageCodecModel wide(wide_config);
   wide->to(model.q_anchor_log2.device());
   torch::NoGradGuard no_grad;

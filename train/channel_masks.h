@@ -108,5 +108,7 @@ TORCH_MODULE(ChannelMasks);
 
 // The teacher's config with the student's widths.
 ModelConfig student_config_for(const ModelConfig& teacher, const std::array<int, 3>& widths);
+// Transform widths as the options write them: "A,B,C".
+std::string widths_text(const std::array<int, 3>& widths);
 
 }  // namespace nic

@@ -175,9 +175,8 @@ void Trainer::start_from_weights(const CodecWeights& init) {
   ImageCodecModel source = init.model;
   if (source->config.widths != config_.widths) {
     source = ChannelMasksImpl::widen(*source, config_.widths);
-    start_note_ += "widened " + options_.init_from + "'s transforms to " +
-                   std::to_string(config_.widths[0]) + "," + std::to_string(config_.widths[1]) +
-                   "," + std::to_string(config_.widths[2]) + "\n";
+    start_note_ +=
+        "widened " + options_.init_from + "'s transforms to " + widths_text(config_.widths) + "\n";
   }
   const std::vector<std::string> fresh = copy_weights(source, model_);
   if (!fresh.empty()) {
@@ -217,10 +216,8 @@ void Trainer::check_mask_decay_options(bool resume) {
   const MaskDecayOptions& m = options_.mask_decay;
   std::string wanted;
   if (m.enabled()) {
-    std::ostringstream text;
-    text << "--mask-decay-to " << m.student_widths[0] << "," << m.student_widths[1] << ","
-         << m.student_widths[2] << " --mask-decay-method " << m.method;
-    wanted = text.str();
+    wanted =
+        "--mask-decay-to " + widths_text(m.student_widths) + " --mask-decay-method " + m.method;
   }
   const std::string path = options_.run + "/mask-decay";
   std::string recorded;
