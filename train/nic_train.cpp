@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "toolkit/tool_support.h"
 #include "trainer.h"
+#include "validation.h"
 
 namespace {
 
@@ -55,7 +56,9 @@ void usage() {
       "                          shipped model: training continues on another machine)\n"
       "  --widen-to A,B,C        with --init-from: start from the file's model with wider\n"
       "                          transforms that compute the same (new channels read as zero)\n"
-      "  --export PATH           write the run's current weights as safetensors and exit");
+      "  --export PATH           write the run's current weights as safetensors and exit\n"
+      "  --validate WEIGHTS      code the --valid photos with a weights file as a run's\n"
+      "                          validation does (same line, same settings), print it and exit");
 }
 
 std::array<int, 3> parse_widths(const std::string& s) {
@@ -90,7 +93,7 @@ constexpr int64_t kMaxSteps = int64_t(1) << 40;
 
 int main(int argc, char** argv) {
   nic::TrainOptions opt;
-  std::string export_path;
+  std::string export_path, validate_path;
   try {
     for (int i = 1; i < argc; ++i) {
       const std::string arg = argv[i];
@@ -155,6 +158,8 @@ int main(int argc, char** argv) {
         opt.no_context_scales = true;
       else if (arg == "--export")
         export_path = value();
+      else if (arg == "--validate")
+        validate_path = value();
       else if (arg == "--widen-to")
         opt.widen_to = parse_widths(value());
       else if (arg == "--mask-decay-to")
@@ -179,6 +184,10 @@ int main(int argc, char** argv) {
       throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "--mask-l1 must be >= 0");
     if (opt.ema_decay < 0 || opt.ema_decay >= 1)
       throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "--ema-decay must be in [0, 1)");
+    if (!validate_path.empty()) {
+      std::puts(nic::validate_weights(validate_path, opt.valid, opt.threads, opt.device).c_str());
+      return 0;
+    }
     nic::Trainer trainer(opt);
     if (!export_path.empty())
       trainer.export_weights(export_path);

@@ -401,12 +401,10 @@ void Trainer::save_checkpoint() {
 // validation photos with each.
 void Trainer::validate() {
   const std::string stem = options_.run + "/model-step" + std::to_string(step_);
-  const int anchors = int(config_.anchor_lambdas.size());
   auto save_and_validate = [&](ImageCodecModel& weights, const std::string& path,
                                const std::string& name) {
     save_weights(path, weights, {{"nic.training_steps", std::to_string(step_)}});
-    log(name + " " +
-        validate_weights(path, options_.valid, anchors, options_.threads, options_.device));
+    log(name + " " + validate_weights(path, options_.valid, options_.threads, options_.device));
   };
   if (masks_) {
     ImageCodecModel student = masks_->cut();

@@ -38,6 +38,16 @@ grep -q "moving average validation (1 images, real coding):  qp 0.0 bpp .*qp 63.
   || bad "validation line: $(cat "$log")"
 [ -f "$tmp/run/checkpoint.pt" ] && [ -f "$tmp/run/model-step2.safetensors" ] && ok || bad "checkpoint / step-2 weights"
 
+# --validate codes a weights file as the run's validation did: the same line, times aside.
+"$train" --validate "$tmp/run/model-step2.safetensors" --valid "$tmp/data" --threads 2 >"$tmp/out" 2>&1 && ok \
+  || bad "--validate: $(cat "$tmp/out")"
+in_run=$(grep "moving average validation" "$log" | sed 's/^.*real coding)://; s/  | encode.*//')
+alone=$(sed 's/^.*real coding)://; s/  | encode.*//' "$tmp/out")
+[[ "$alone" == *"| unquantized psnr "* ]] && [ "$alone" = "$in_run" ] && ok \
+  || bad "--validate differs from the run's validation: '$alone' against '$in_run'"
+"$train" --validate "$tmp/missing.safetensors" --valid "$tmp/data" >"$tmp/out" 2>&1
+[ $? -eq 1 ] && grep -q "missing.safetensors" "$tmp/out" && ok || bad "--validate of a missing file: $(cat "$tmp/out")"
+
 # Resume: continues from step 2, not from 0.
 "$train" --run "$tmp/run" "${tiny[@]}" --steps 4 --validate-every 0 >"$tmp/out" 2>&1 && ok || bad "resume: $(cat "$tmp/out")"
 grep -q "step 2 -> 4" "$log" && grep -q "^step 4 " "$log" && ok || bad "resume did not continue at step 2: $(cat "$log")"
