@@ -31,6 +31,8 @@ void usage() {
       "  --ema-decay X           validate and export a moving average of the weights with this\n"
       "                          decay per step (default 0.999; 0 = the raw weights)\n"
       "  --threads N --device D  CPU threads (default 2); cpu, cuda or cuda:N\n"
+      "  --precision P           float32 (default) or bfloat16: the float networks' convolutions\n"
+      "                          in bfloat16 (autocast), weights and rate terms in float32\n"
       "  --checkpoint-minutes X  checkpoint period (default 5)\n"
       "  --validate-every N      real encode/decode of the validation set every N steps (default "
       "2000)\n"
@@ -130,6 +132,8 @@ int main(int argc, char** argv) {
         opt.warmup_steps = integer(0, kMaxSteps);
       else if (arg == "--ema-decay")
         opt.ema_decay = number();
+      else if (arg == "--precision")
+        opt.precision = value();
       else if (arg == "--threads")
         opt.threads = int(integer(1, 256));
       else if (arg == "--checkpoint-minutes")
@@ -180,6 +184,9 @@ int main(int argc, char** argv) {
       throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "--batch must be >= 1, --crop a multiple of " +
                                                        std::to_string(kCropMultiple) +
                                                        ", --threads >= 1");
+    if (opt.precision != "float32" && opt.precision != "bfloat16")
+      throw nic::Error(NIC_ERROR_INVALID_ARGUMENT,
+                       "--precision " + opt.precision + ": use float32 or bfloat16");
     if (opt.mask_decay.l1_strength < 0)
       throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "--mask-l1 must be >= 0");
     if (opt.ema_decay < 0 || opt.ema_decay >= 1)

@@ -257,10 +257,11 @@ double Trainer::learning_rate() const {
 }
 
 void Trainer::train() {
+  model_->set_training_bfloat16(options_.precision == "bfloat16");
   log("nic-train: " + config_.to_json() + " step " + std::to_string(step_) + " -> " +
       std::to_string(options_.steps) + ", batch " + std::to_string(options_.batch) + "x" +
       std::to_string(options_.crop) + ", threads " + std::to_string(options_.threads) +
-      ", device " + options_.device +
+      ", device " + options_.device + ", precision " + options_.precision +
       (data_parallel_
            ? ", data-parallel over " + std::to_string(data_parallel_->world_size()) + " processes"
            : ""));

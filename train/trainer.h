@@ -42,6 +42,9 @@ struct TrainOptions {
   // with batches of 2 the raw weights wander by tenths of a dB from one validation to the next.
   double ema_decay = 0.999;
   int threads = 2;
+  // Arithmetic of the float networks' convolutions: "float32", or "bfloat16" under autocast
+  // (weights, optimizer, integer scale networks and rate terms stay float32).
+  std::string precision = "float32";
   double checkpoint_minutes = 5;
   int64_t validate_every = 2000;
   int64_t log_every = 50;

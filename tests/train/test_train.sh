@@ -45,8 +45,6 @@ in_run=$(grep "moving average validation" "$log" | sed 's/^.*real coding)://; s/
 alone=$(sed 's/^.*real coding)://; s/  | encode.*//' "$tmp/out")
 [[ "$alone" == *"| unquantized psnr "* ]] && [ "$alone" = "$in_run" ] && ok \
   || bad "--validate differs from the run's validation: '$alone' against '$in_run'"
-"$train" --validate "$tmp/missing.safetensors" --valid "$tmp/data" >"$tmp/out" 2>&1
-[ $? -eq 1 ] && grep -q "missing.safetensors" "$tmp/out" && ok || bad "--validate of a missing file: $(cat "$tmp/out")"
 
 # Resume: continues from step 2, not from 0.
 "$train" --run "$tmp/run" "${tiny[@]}" --steps 4 --validate-every 0 >"$tmp/out" 2>&1 && ok || bad "resume: $(cat "$tmp/out")"
@@ -57,6 +55,13 @@ grep -q "step 2 -> 4" "$log" && grep -q "^step 4 " "$log" && ok || bad "resume d
 "$nic" encode "$sample" -o "$tmp/a.nic" --qp 30 --model "$tmp/a.safetensors" >/dev/null \
   && "$nic" decode "$tmp/a.nic" -o "$tmp/a.png" --model "$tmp/a.safetensors" >/dev/null && ok \
   || bad "round trip with the exported weights"
+
+# Training in bfloat16 (the float networks under autocast), from the exported weights.
+"$train" --run "$tmp/bf" --init-from "$tmp/a.safetensors" "${tiny[@]}" --steps 6 --validate-every 0 \
+  --precision bfloat16 >"$tmp/out" 2>&1 && ok || bad "bfloat16 run: $(cat "$tmp/out")"
+grep -q "step 4 -> 6, .*precision bfloat16" "$tmp/bf/train.log" \
+  && grep -q "^step 6 .*| a[0-3] loss [0-9]" "$tmp/bf/train.log" && ok \
+  || bad "bfloat16 run's log: $(cat "$tmp/bf/train.log")"
 
 # From those weights with a lower last lambda: the other anchors keep their learned steps (one
 # warmup step moves them by about 1e-7) and the new one starts coarser than its neighbour.
@@ -180,6 +185,8 @@ expect_fail "one lambda" "2..16" "$train" --run "$tmp/x" --anchor-lambdas 0.02
 expect_fail "crop not a multiple of 64" "multiple of 64" "$train" --run "$tmp/x" --crop 100
 expect_fail "unknown option" "unknown option" "$train" --run "$tmp/x" --frobnicate 1
 expect_fail "missing data folder" "cannot list" "$train" --run "$tmp/x" "${tiny[@]}" --data "$tmp/none" --steps 1
+expect_fail "unknown precision" "float32 or bfloat16" "$train" --run "$tmp/x" --precision float16
+expect_fail "--validate of a missing file" "$tmp/missing.safetensors" "$train" --validate "$tmp/missing.safetensors"
 expect_fail "missing init file" "$tmp/none.safetensors" "$train" --run "$tmp/y" --init-from "$tmp/none.safetensors"
 
 finish

@@ -78,4 +78,10 @@ void ImageCodecModelImpl::set_float_dtype(torch::Dtype dtype) {
   convert(*means, *means);
 }
 
+void ImageCodecModelImpl::set_training_bfloat16(bool enabled) {
+  for (FloatNetworkDtype* network : std::initializer_list<FloatNetworkDtype*>{
+           &*g_a, &*g_s, &*h_a, &*hyper_mean_synthesis, &*means})
+    network->autocast_bfloat16 = enabled;
+}
+
 }  // namespace nic

@@ -38,6 +38,9 @@ struct ImageCodecModelImpl : torch::nn::Module {
   // float16 or bfloat16 (or back in float32). The integer-exact scale networks are untouched, so
   // parsing is not (docs/design.md).
   void set_float_dtype(torch::Dtype dtype);
+  // Training: the float networks' convolutions in bfloat16 under autocast, their weights, the
+  // integer scale networks and the rate terms in float32 (nic-train --precision).
+  void set_training_bfloat16(bool enabled);
 
   ModelConfig config;
   AnalysisTransform g_a{nullptr};

@@ -1,6 +1,25 @@
 #include "model/transforms.h"
 
+#include <ATen/autocast_mode.h>
+
 namespace nic {
+
+BFloat16Autocast::BFloat16Autocast(bool enabled, c10::DeviceType device)
+    : enabled_(enabled), device_(device) {
+  if (!enabled_) return;
+  was_enabled_ = at::autocast::is_autocast_enabled(device_);
+  was_dtype_ = at::autocast::get_autocast_dtype(device_);
+  at::autocast::set_autocast_enabled(device_, true);
+  at::autocast::set_autocast_dtype(device_, at::kBFloat16);
+  at::autocast::increment_nesting();
+}
+
+BFloat16Autocast::~BFloat16Autocast() {
+  if (!enabled_) return;
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  at::autocast::set_autocast_enabled(device_, was_enabled_);
+  at::autocast::set_autocast_dtype(device_, was_dtype_);
+}
 
 namespace {
 
@@ -43,6 +62,7 @@ AnalysisTransformImpl::AnalysisTransformImpl(const ModelConfig& c) {
 }
 
 torch::Tensor AnalysisTransformImpl::forward(torch::Tensor x) {
+  const auto scope = arithmetic(x);
   return out(run_transform(body, in(x)));
 }
 
@@ -60,6 +80,7 @@ SynthesisTransformImpl::SynthesisTransformImpl(const ModelConfig& c) {
 }
 
 torch::Tensor SynthesisTransformImpl::forward(torch::Tensor y_hat) {
+  const auto scope = arithmetic(y_hat);
   return out(run_transform(body, in(y_hat)));
 }
 
@@ -69,7 +90,10 @@ HyperAnalysisImpl::HyperAnalysisImpl(const ModelConfig& c) {
                                                        LeakyReLU(), conv3x3(h, h, 2)));
 }
 
-torch::Tensor HyperAnalysisImpl::forward(torch::Tensor y) { return out(body->forward(in(y))); }
+torch::Tensor HyperAnalysisImpl::forward(torch::Tensor y) {
+  const auto scope = arithmetic(y);
+  return out(body->forward(in(y)));
+}
 
 HyperMeanSynthesisImpl::HyperMeanSynthesisImpl(const ModelConfig& c) {
   const int n = c.latent_channels, h = c.hyper_channels;
@@ -80,6 +104,7 @@ HyperMeanSynthesisImpl::HyperMeanSynthesisImpl(const ModelConfig& c) {
 }
 
 torch::Tensor HyperMeanSynthesisImpl::forward(torch::Tensor z_hat) {
+  const auto scope = arithmetic(z_hat);
   return out(body->forward(in(z_hat)));
 }
 
@@ -106,6 +131,7 @@ torch::Tensor MeanPredictorImpl::context_step(int s, const torch::Tensor& hyper_
                                               const torch::Tensor& features,
                                               const torch::Tensor& y_hat_earlier,
                                               torch::Tensor& carried) {
+  const auto scope = arithmetic(features);
   std::vector<torch::Tensor> inputs = {in(features), in(hyper_means), in(y_hat_earlier)};
   if (carried.defined()) inputs.push_back(carried);  // already in dtype
   carried = context_bodies.at(size_t(s - 1))->forward(torch::cat(inputs, 1));
@@ -114,11 +140,13 @@ torch::Tensor MeanPredictorImpl::context_step(int s, const torch::Tensor& hyper_
 }
 
 torch::Tensor MeanPredictorImpl::step1(const torch::Tensor& features) {
+  const auto scope = arithmetic(features);
   return out(step1_out(in(features)));
 }
 
 torch::Tensor MeanPredictorImpl::step2(const torch::Tensor& features,
                                        const torch::Tensor& y_hat_step1) {
+  const auto scope = arithmetic(features);
   return out(step2_body->forward(torch::cat({in(features), in(y_hat_step1)}, 1)));
 }
 

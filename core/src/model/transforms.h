@@ -10,13 +10,36 @@
 
 namespace nic {
 
+// While it lives, and if enabled, the calling thread's convolutions on `device` run in bfloat16
+// under LibTorch's autocast, which casts float32 weights on the fly (thread-local state, restored
+// on exit). The outermost scope drops autocast's cached copies of the weights, so that the next
+// training step, after the optimizer moved them, casts them afresh.
+class BFloat16Autocast {
+ public:
+  BFloat16Autocast(bool enabled, c10::DeviceType device);
+  ~BFloat16Autocast();
+  BFloat16Autocast(const BFloat16Autocast&) = delete;
+  BFloat16Autocast& operator=(const BFloat16Autocast&) = delete;
+
+ private:
+  bool enabled_;
+  c10::DeviceType device_;
+  bool was_enabled_ = false;
+  at::ScalarType was_dtype_ = at::kFloat;
+};
+
 // The arithmetic a float network runs in: float32 unless ImageCodecModelImpl::set_float_dtype
-// chose float16 or bfloat16 for inference (docs/design.md, precision). Whatever it runs in, a
-// network takes and returns float32, so nothing around it changes.
+// chose float16 or bfloat16 for inference (docs/design.md, precision), or training asked for
+// bfloat16 autocast (ImageCodecModelImpl::set_training_bfloat16: the weights stay float32).
+// Whatever it runs in, a network takes and returns float32, so nothing around it changes.
 struct FloatNetworkDtype {
   torch::Dtype dtype = torch::kFloat;
+  bool autocast_bfloat16 = false;
   torch::Tensor in(const torch::Tensor& x) const { return x.to(dtype); }
   static torch::Tensor out(const torch::Tensor& x) { return x.to(torch::kFloat); }
+  BFloat16Autocast arithmetic(const torch::Tensor& x) const {
+    return BFloat16Autocast(autocast_bfloat16, x.device().type());
+  }
 };
 
 // RGB in [0,1] at full resolution -> y at 1/16.
