@@ -23,15 +23,11 @@ namespace {
 // only the transforms can (bigger, or trained longer).
 double unquantized_psnr(CodecWeights& weights, const RgbImage& img, const torch::Device& device) {
   torch::NoGradGuard no_grad;
-  const auto padded = [](int64_t v) {
-    return (v + ModelConfig::kPadMultiple - 1) / ModelConfig::kPadMultiple *
-           ModelConfig::kPadMultiple;
-  };
   const RgbSource source{img.pixels.data(), uint32_t(img.width), uint32_t(img.height),
                          size_t(img.width) * 3};
-  const TileGrid grid =
-      TileGrid::plan(weights.config, padded(img.height) / ModelConfig::kLatentDownscale,
-                     padded(img.width) / ModelConfig::kLatentDownscale, kDefaultTilePixels);
+  const TileGrid grid = TileGrid::plan(
+      weights.config, ModelConfig::padded(img.height) / ModelConfig::kLatentDownscale,
+      ModelConfig::padded(img.width) / ModelConfig::kLatentDownscale, kDefaultTilePixels);
   const torch::Tensor y = analyze_tiled(weights.model->g_a, source, grid, device);
   std::vector<uint8_t> out(img.pixels.size());
   synthesize_tiled(weights.model->g_s, y, grid, img.width, img.height, out.data(), source.stride,

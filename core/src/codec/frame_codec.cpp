@@ -26,11 +26,6 @@ namespace {
 // decoder reports corruption.
 constexpr int32_t kMaxHyperSymbol = 1 << 15;
 
-int64_t padded(int64_t v) {
-  return (v + ModelConfig::kPadMultiple - 1) / ModelConfig::kPadMultiple *
-         ModelConfig::kPadMultiple;
-}
-
 struct LatentShape {
   int64_t channels, height, width;
   int64_t plane() const { return height * width; }
@@ -124,7 +119,9 @@ struct FrameCodec::Impl {
   // (the same frame, a trainer beside it: up to 0.2 s with two threads, 0.012 s with one).
   static constexpr uint64_t kSingleThreadPixels = 128 * 128;
   int threads_for(uint32_t width, uint32_t height) const {
-    return uint64_t(padded(width)) * padded(height) <= kSingleThreadPixels ? 1 : threads;
+    return uint64_t(ModelConfig::padded(width)) * ModelConfig::padded(height) <= kSingleThreadPixels
+               ? 1
+               : threads;
   }
   uint64_t max_pixels = NIC_MAX_PIXELS;
   uint64_t tile_pixels = kDefaultTilePixels;
@@ -186,8 +183,9 @@ struct FrameCodec::Impl {
 
   // How the transforms split a frame of this size (codec/tiled_transforms.h).
   TileGrid tile_grid(uint32_t width, uint32_t height) const {
-    return TileGrid::plan(weights.config, padded(height) / ModelConfig::kLatentDownscale,
-                          padded(width) / ModelConfig::kLatentDownscale, tile_pixels);
+    return TileGrid::plan(weights.config,
+                          ModelConfig::padded(height) / ModelConfig::kLatentDownscale,
+                          ModelConfig::padded(width) / ModelConfig::kLatentDownscale, tile_pixels);
   }
 };
 
@@ -256,7 +254,8 @@ std::shared_ptr<const FrameAnalysis> FrameCodec::analyze(const uint8_t* rgb, uin
   const TileGrid grid = impl_->tile_grid(width, height);
   a->tiled = !grid.single();
   if (impl_->refinement_iterations > 0 && !a->tiled) {
-    a->image = rgb_region_to_tensor(source, 0, padded(height), 0, padded(width), impl_->device);
+    a->image = rgb_region_to_tensor(source, 0, ModelConfig::padded(height), 0,
+                                    ModelConfig::padded(width), impl_->device);
     a->y = m->g_a(a->image);
   } else {
     a->y = analyze_tiled(m->g_a, source, grid, impl_->device);
@@ -477,7 +476,7 @@ ParsedLatents FrameCodec::Impl::parse(const uint8_t* data, size_t size) {
               std::to_string(coding.substreams()));
   ParsedLatents p;
   p.header = h;
-  const int64_t ph = padded(h.height), pw = padded(h.width);
+  const int64_t ph = ModelConfig::padded(h.height), pw = ModelConfig::padded(h.width);
   p.y_shape = {w.config.latent_channels, ph / ModelConfig::kLatentDownscale,
                pw / ModelConfig::kLatentDownscale};
   p.z_shape = {w.config.hyper_channels, ph / ModelConfig::kHyperDownscale,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,10 @@ struct ModelConfig {
   static constexpr int kLatentDownscale = 16;
   static constexpr int kHyperDownscale = 64;
   static constexpr int kPadMultiple = kHyperDownscale;
+  // A frame side as the transforms see it: rounded up to kPadMultiple.
+  static constexpr int64_t padded(int64_t side) {
+    return (side + kPadMultiple - 1) / kPadMultiple * kPadMultiple;
+  }
 
   std::string to_json() const;
   static ModelConfig from_json(const std::string& text);  // throws Error(NIC_ERROR_MODEL)
