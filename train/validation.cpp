@@ -25,9 +25,8 @@ double unquantized_psnr(CodecWeights& weights, const RgbImage& img, const torch:
   torch::NoGradGuard no_grad;
   const RgbSource source{img.pixels.data(), uint32_t(img.width), uint32_t(img.height),
                          size_t(img.width) * 3};
-  const TileGrid grid = TileGrid::plan(
-      weights.config, ModelConfig::padded(img.height) / ModelConfig::kLatentDownscale,
-      ModelConfig::padded(img.width) / ModelConfig::kLatentDownscale, kDefaultTilePixels);
+  const TileGrid grid =
+      TileGrid::for_frame(weights.config, img.width, img.height, kDefaultTilePixels);
   const torch::Tensor y = analyze_tiled(weights.model->g_a, source, grid, device);
   std::vector<uint8_t> out(img.pixels.size());
   synthesize_tiled(weights.model->g_s, y, grid, img.width, img.height, out.data(), source.stride,

@@ -183,9 +183,7 @@ struct FrameCodec::Impl {
 
   // How the transforms split a frame of this size (codec/tiled_transforms.h).
   TileGrid tile_grid(uint32_t width, uint32_t height) const {
-    return TileGrid::plan(weights.config,
-                          ModelConfig::padded(height) / ModelConfig::kLatentDownscale,
-                          ModelConfig::padded(width) / ModelConfig::kLatentDownscale, tile_pixels);
+    return TileGrid::for_frame(weights.config, width, height, tile_pixels);
   }
 };
 

@@ -30,6 +30,12 @@ struct TileGrid {
 
   static TileGrid plan(const ModelConfig& config, int64_t latent_height, int64_t latent_width,
                        uint64_t max_tile_pixels);
+  // The same for a frame of width x height pixels (before padding).
+  static TileGrid for_frame(const ModelConfig& config, uint32_t width, uint32_t height,
+                            uint64_t max_tile_pixels) {
+    return plan(config, ModelConfig::padded(height) / ModelConfig::kLatentDownscale,
+                ModelConfig::padded(width) / ModelConfig::kLatentDownscale, max_tile_pixels);
+  }
   size_t tiles() const { return (row_edges.size() - 1) * (col_edges.size() - 1); }
   bool single() const { return tiles() == 1; }
 };
