@@ -267,46 +267,4 @@ ImageCodecModel ChannelMasksImpl::cut() const {
   return student;
 }
 
-ImageCodecModel ChannelMasksImpl::widen(ImageCodecModelImpl& model,
-                                        const std::array<int, 3>& widths) {
-  ModelConfig wide_config = model.config;
-  wide_config.widths = widths;
-  for (size_t i = 0; i < 3; ++i)
-    require(widths[i] >= model.config.widths[i], NIC_ERROR_INVALID_ARGUMENT,
-            "widening: the new widths must be at least the model's (" +
-                widths_text(model.config.widths) + ")");
-  ImageCodecModel wide(wide_config);
-  wide->to(model.q_anchor_log2.device());
-  torch::NoGradGuard no_grad;
-  // Every tensor of model goes to the leading corner of its wider namesake: new channels are
-  // appended, so old channel c keeps its index (and a sub-pixel conv's group rows c*g..).
-  std::map<std::string, torch::Tensor> source;
-  for (const auto& p : model.named_parameters()) source[p.key()] = p.value();
-  for (const auto& b : model.named_buffers()) source[b.key()] = b.value();
-  auto place = [&](const std::string& name, torch::Tensor& target) {
-    auto it = source.find(name);
-    require(it != source.end() && it->second.dim() == target.dim(), NIC_ERROR_INTERNAL,
-            "widening: no matching tensor for " + name);
-    torch::Tensor corner = target;
-    for (int64_t d = 0; d < target.dim(); ++d) {
-      require(it->second.size(d) <= target.size(d), NIC_ERROR_INTERNAL,
-              "widening: " + name + " is larger in the model than in the wider one");
-      corner = corner.slice(d, 0, it->second.size(d));
-    }
-    corner.copy_(it->second);
-  };
-  for (auto& p : wide->named_parameters()) place(p.key(), p.value());
-  for (auto& b : wide->named_buffers()) place(b.key(), b.value());
-
-  SpaceWalker<Space, Port, PortKind> narrow_walk(model), wide_walk(*wide);
-  require(narrow_walk.spaces.size() == wide_walk.spaces.size(), NIC_ERROR_INTERNAL,
-          "widening: the two models' transforms differ in structure");
-  for (size_t i = 0; i < wide_walk.spaces.size(); ++i) {
-    const int64_t old_size = narrow_walk.spaces[i].size;
-    for (const Port& port : wide_walk.spaces[i].ports)
-      if (port.kind == PortKind::Consumer) port.conv->weight.slice(1, old_size).zero_();
-  }
-  return wide;
-}
-
 }  // namespace nic

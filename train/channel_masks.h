@@ -66,13 +66,6 @@ class ChannelMasksImpl : public torch::nn::Module {
   MaskStatistics statistics() const;
   std::string summary() const;
 
-  // The other direction: model with its transforms widened to `widths` (each at least the
-  // model's), computing exactly what model computes. Every weight of model keeps its place; the
-  // new channels start from a fresh initialisation, and every convolution reading a widened
-  // space gets zero weights on the new channels, so they change nothing until training moves
-  // those weights. A bigger model can so start from a trained one (Net2Net's idea, zero-init).
-  static ImageCodecModel widen(ImageCodecModelImpl& model, const std::array<int, 3>& widths);
-
  private:
   enum class PortKind {
     Producer,    // output channels, masked

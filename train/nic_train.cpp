@@ -58,6 +58,8 @@ void usage() {
       "                          shipped model: training continues on another machine)\n"
       "  --widen-to A,B,C        with --init-from: start from the file's model with wider\n"
       "                          transforms that compute the same (new channels read as zero)\n"
+      "  --widen-latents-to N    with --init-from: the same with N latent channels (new latents\n"
+      "                          start at zero; train/widening.h)\n"
       "  --export PATH           write the run's current weights as safetensors and exit\n"
       "  --validate WEIGHTS      code the --valid photos with a weights file as a run's\n"
       "                          validation does (same line, same settings), print it and exit");
@@ -166,6 +168,8 @@ int main(int argc, char** argv) {
         validate_path = value();
       else if (arg == "--widen-to")
         opt.widen_to = parse_widths(value());
+      else if (arg == "--widen-latents-to")
+        opt.widen_latents_to = int(integer(1, 4096));
       else if (arg == "--mask-decay-to")
         opt.mask_decay.student_widths = parse_widths(value());
       else if (arg == "--mask-decay-method")

@@ -21,6 +21,7 @@
 #include "model/weights.h"
 #include "run_start.h"
 #include "validation.h"
+#include "widening.h"
 
 namespace nic {
 
@@ -160,6 +161,11 @@ ModelConfig Trainer::configure(const CodecWeights* init) {
             "--widen-to widens the model of a new run's --init-from WEIGHTS");
     c.widths = options_.widen_to;
   }
+  if (options_.widen_latents_to > 0) {
+    require(init != nullptr, NIC_ERROR_INVALID_ARGUMENT,
+            "--widen-latents-to widens the model of a new run's --init-from WEIGHTS");
+    c.latent_channels = options_.widen_latents_to;
+  }
   if (!options_.anchor_lambdas.empty()) c.anchor_lambdas = options_.anchor_lambdas;
   if (!options_.architecture.empty()) c.architecture = options_.architecture;
   if (options_.distribution_shape > 0) c.latent_distribution_shape = options_.distribution_shape;
@@ -173,10 +179,11 @@ ModelConfig Trainer::configure(const CodecWeights* init) {
 // Same parameter names: copy them over; Adam's moments start afresh.
 void Trainer::start_from_weights(const CodecWeights& init) {
   ImageCodecModel source = init.model;
-  if (source->config.widths != config_.widths) {
-    source = ChannelMasksImpl::widen(*source, config_.widths);
-    start_note_ +=
-        "widened " + options_.init_from + "'s transforms to " + widths_text(config_.widths) + "\n";
+  if (source->config.widths != config_.widths ||
+      source->config.latent_channels != config_.latent_channels) {
+    source = widen_model(*source, config_.widths, config_.latent_channels);
+    start_note_ += "widened " + options_.init_from + " to widths " + widths_text(config_.widths) +
+                   " and " + std::to_string(config_.latent_channels) + " latents\n";
   }
   const std::vector<std::string> fresh = copy_weights(source, model_);
   if (!fresh.empty()) {

@@ -58,9 +58,11 @@ struct TrainOptions {
   // Mask decay (train/channel_masks.h): the run trains masks that cut its model (the teacher,
   // from --init-from) down to the student's widths; it validates and exports the student.
   MaskDecayOptions mask_decay;
-  // A new run from init_from with the model's transforms widened to these widths (all zero: as
-  // the file's), computing what the file's model computes (ChannelMasksImpl::widen).
+  // A new run from init_from with the model's transforms widened to these widths and its latents
+  // to this count (zero: as the file's), computing what the file's model computes
+  // (train/widening.h).
   std::array<int, 3> widen_to{};
+  int widen_latents_to = 0;
 };
 
 class Trainer {

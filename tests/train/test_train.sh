@@ -120,20 +120,26 @@ expect_fail "mask decay without a teacher" "needs the teacher" "$train" --run "$
 expect_fail "student wider than teacher" "student's widths" "$train" --run "$tmp/md-wide" \
   --init-from "$tmp/a.safetensors" "${md[@]}" --mask-decay-to 8,32,8
 
-# Widening: a run starts from the tiny model with wider transforms (the exactness of the start is
-# tests/test_mask_decay.cpp's); it trains, exports and codes at the new widths.
+# Widening: a run starts from the tiny model with wider transforms and more latents (the
+# exactness of the start is tests/test_widening.cpp's); it trains, exports and codes at the new
+# sizes.
 wd=(--data "$tmp/data" --valid "$tmp/data" --batch 1 --crop 64 --threads 2)
 "$train" --run "$tmp/wide" --init-from "$tmp/a.safetensors" "${wd[@]}" --widen-to 24,24,24 \
-  --steps 8 --validate-every 0 >"$tmp/out" 2>&1 && grep -q "widened .*to 24,24,24" "$tmp/wide/train.log" \
+  --widen-latents-to 48 --steps 8 --validate-every 0 >"$tmp/out" 2>&1 \
+  && grep -q "widened .* to widths 24,24,24 and 48 latents" "$tmp/wide/train.log" \
   && "$train" --run "$tmp/wide" --export "$tmp/wide.safetensors" >/dev/null 2>&1 \
-  && head -c 8192 "$tmp/wide.safetensors" | grep -aq 'widths\\":\[24,24,24\]' \
+  && head -c 8192 "$tmp/wide.safetensors" | grep -aq 'latent_channels\\":48,.*widths\\":\[24,24,24\]' \
   && "$nic" encode "$sample" -o "$tmp/w.nic" --qp 30 --model "$tmp/wide.safetensors" >/dev/null \
   && "$nic" decode "$tmp/w.nic" -o "$tmp/w.png" --model "$tmp/wide.safetensors" >/dev/null && ok \
   || bad "widened run: $(cat "$tmp/out")"
 expect_fail "narrowing by --widen-to" "at least the model's" "$train" --run "$tmp/narrow" \
   --init-from "$tmp/a.safetensors" "${wd[@]}" --widen-to 8,8,8
+expect_fail "fewer latents by --widen-latents-to" "at least the model's" "$train" \
+  --run "$tmp/narrow-latents" --init-from "$tmp/a.safetensors" "${wd[@]}" --widen-latents-to 16
 expect_fail "--widen-to without weights" "--init-from WEIGHTS" "$train" --run "$tmp/wide-none" \
   "${wd[@]}" --widen-to 24,24,24
+expect_fail "--widen-latents-to without weights" "--init-from WEIGHTS" "$train" \
+  --run "$tmp/wide-latents-none" "${wd[@]}" --widen-latents-to 48
 
 # Data-parallel (c10d, Gloo on loopback): two processes with one item each take the same steps
 # as one process with the batch of two, within float tolerance, and only rank 0 writes the run.

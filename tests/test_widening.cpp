@@ -1,0 +1,121 @@
+// Widening (train/widening.h): a model widened in its transforms or in its latents computes what
+// the trained one computed, through every network the latents pass: transforms, hyperprior, the
+// means of every coding step and the integer scale networks, float and exported.
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "model/complexity.h"
+#include "widening.h"
+
+namespace {
+
+nic::ModelConfig small_config() {
+  nic::ModelConfig c;
+  c.widths = {24, 32, 40};
+  c.latent_channels = 32;
+  c.hyper_channels = 16;
+  c.blocks_per_stage = 2;
+  return c;
+}
+
+// t [B, parts * n, H, W] with each n-channel part widened to m channels, the new ones random.
+torch::Tensor widen_parts(const torch::Tensor& t, int64_t n, int64_t m) {
+  std::vector<torch::Tensor> parts;
+  for (int64_t p = 0; p < t.size(1) / n; ++p) {
+    torch::Tensor part = t.slice(1, p * n, (p + 1) * n);
+    std::vector<int64_t> extra = part.sizes().vec();
+    extra[1] = m - n;
+    parts.push_back(torch::cat({part, torch::randint(0, 5, extra, part.options())}, 1));
+  }
+  return torch::cat(parts, 1);
+}
+
+TEST(Widening, WiderTransformsComputeTheSame) {
+  torch::manual_seed(6);
+  nic::ImageCodecModel model(small_config());
+  model->eval();
+  nic::ImageCodecModel wide = nic::widen_model(*model, {32, 40, 56}, 32);
+  wide->eval();
+  EXPECT_EQ(wide->config.widths, (std::array<int, 3>{32, 40, 56}));
+  EXPECT_GT(nic::macs_per_pixel(*wide).total(), 1.5 * nic::macs_per_pixel(*model).total());
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::rand({1, 3, 64, 96});
+  const torch::Tensor y = model->g_a(x);
+  EXPECT_TRUE(torch::allclose(wide->g_a(x), y, 1e-4, 1e-5));
+  EXPECT_TRUE(torch::allclose(wide->g_s(y), model->g_s(y), 1e-4, 1e-5));
+  // The new channels are live (fresh weights), only what reads them starts at zero.
+  EXPECT_GT(wide->g_a->body->parameters()[0].abs().sum().item<double>(),
+            model->g_a->body->parameters()[0].abs().sum().item<double>());
+  EXPECT_THROW(nic::widen_model(*model, {16, 40, 56}, 32), nic::Error);
+}
+
+TEST(Widening, MoreLatentsCodeTheSame) {
+  torch::manual_seed(7);
+  nic::ImageCodecModel model(small_config());
+  nic::ImageCodecModel wide = nic::widen_model(*model, model->config.widths, 48);
+  ASSERT_EQ(wide->config.latent_channels, 48);
+  const int64_t n = 32, m = 48;
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::rand({2, 3, 128, 128});
+  const torch::Tensor anchor = torch::tensor({0, 3}, torch::kInt64);
+
+  // The new latents are zero; the reconstruction and z's rate are unchanged.
+  const torch::Tensor y_wide = wide->g_a(x);
+  EXPECT_TRUE(torch::allclose(y_wide.slice(1, 0, n), model->g_a(x), 1e-4, 1e-5));
+  EXPECT_EQ(y_wide.slice(1, n).abs().max().item<double>(), 0.0);
+  torch::manual_seed(1);
+  const nic::TrainOutput narrow_out = model->forward_train(x, anchor);
+  torch::manual_seed(1);
+  const nic::TrainOutput wide_out = wide->forward_train(x, anchor);
+  EXPECT_TRUE(torch::allclose(wide_out.x_hat, narrow_out.x_hat, 1e-4, 1e-5));
+  EXPECT_TRUE(torch::allclose(wide_out.z_bits, narrow_out.z_bits, 1e-4, 1e-3));
+
+  // Every coding step's means of the old latents ignore whatever the new channels hold; those of
+  // the new latents start at zero (the first step) and at the hyper means (the others).
+  const torch::Tensor z_hat = torch::round(model->h_a(model->g_a(x)));
+  const torch::Tensor features = model->hyper_mean_synthesis(z_hat).slice(2, 0, 4).slice(3, 0, 4);
+  const torch::Tensor features_wide = widen_parts(features, n, m).to(torch::kFloat);
+  const torch::Tensor hyper_means = torch::randn({2, n, 4, 4});
+  torch::Tensor hyper_means_wide = widen_parts(hyper_means, n, m).to(torch::kFloat);
+  EXPECT_TRUE(torch::allclose(wide->means->step1(features_wide).slice(1, 0, n),
+                              model->means->step1(features), 1e-4, 1e-5));
+  EXPECT_EQ(wide->means->step1(features_wide).slice(1, n).abs().max().item<double>(), 0.0);
+  torch::Tensor carried, carried_wide;
+  for (int s = 1; s <= 3; ++s) {
+    const torch::Tensor earlier = torch::randn({2, s * n, 4, 4});
+    const torch::Tensor means =
+        model->means->context_step(s, hyper_means, features, earlier, carried);
+    const torch::Tensor means_wide =
+        wide->means->context_step(s, hyper_means_wide, features_wide,
+                                  widen_parts(earlier, n, m).to(torch::kFloat), carried_wide);
+    EXPECT_TRUE(torch::allclose(means_wide.slice(1, 0, n), means, 1e-4, 1e-5)) << "step " << s;
+    EXPECT_TRUE(torch::equal(means_wide.slice(1, n), hyper_means_wide.slice(1, n)));
+  }
+
+  // The scale networks, float and exported as integers: the old latents' indices are unchanged.
+  const torch::Tensor z_int = z_hat.clamp(-20, 20);
+  EXPECT_TRUE(torch::equal(wide->scale_net->forward(z_int).slice(1, 0, n),
+                           model->scale_net->forward(z_int)));
+  EXPECT_TRUE(torch::equal(wide->scale_net->export_integer().forward(z_int).slice(1, 0, n),
+                           model->scale_net->export_integer().forward(z_int)));
+  for (int s = 1; s <= 3; ++s) {
+    const torch::Tensor input = torch::randint(0, 40, {1, (s + 1) * n, 6, 6}).to(torch::kFloat);
+    const torch::Tensor input_wide = widen_parts(input, n, m);
+    auto& net = model->context_scales[size_t(s - 1)];
+    auto& net_wide = wide->context_scales[size_t(s - 1)];
+    EXPECT_TRUE(torch::equal(net_wide->forward(input_wide).slice(1, 0, n), net->forward(input)));
+    EXPECT_TRUE(torch::equal(net_wide->export_integer().forward(input_wide).slice(1, 0, n),
+                             net->export_integer().forward(input)));
+  }
+
+  // The new latents start with a small scale on the finest anchor: sigma about 1/4 step.
+  const double finest =
+      wide->q_basic_log2[n].item<double>() + wide->q_anchor_log2[0].item<double>();
+  const torch::Tensor index = wide->scale_net->export_integer().forward(z_int).slice(1, n) -
+                              nic::kScaleIndexStepsPerOctave * finest;
+  EXPECT_NEAR(index.to(torch::kDouble).median().item<double>(), nic::kNewLatentScaleIndex, 3.0);
+
+  EXPECT_THROW(nic::widen_model(*model, model->config.widths, 16), nic::Error);
+}
+
+}  // namespace
