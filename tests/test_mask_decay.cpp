@@ -6,17 +6,9 @@
 #include "channel_masks.h"
 #include "common/error.h"
 #include "model/complexity.h"
+#include "small_model_config.h"
 
 namespace {
-
-nic::ModelConfig teacher_config() {
-  nic::ModelConfig c;
-  c.widths = {24, 32, 40};
-  c.latent_channels = 32;
-  c.hyper_channels = 16;
-  c.blocks_per_stage = 2;
-  return c;
-}
 
 // Masks somewhere in [0.5, 1.5], so that folding them into the weights is tested.
 void randomize_masks(nic::ChannelMasksImpl& masks) {
@@ -26,7 +18,7 @@ void randomize_masks(nic::ChannelMasksImpl& masks) {
 
 TEST(MaskDecay, FinishedDecayCutsExactly) {
   torch::manual_seed(3);
-  nic::ImageCodecModel teacher(teacher_config());
+  nic::ImageCodecModel teacher(nic_test::small_model_config());
   const nic::ModelConfig student_config =
       nic::student_config_for(teacher->config, {12, 16, 40});  // the last stage keeps its width
   nic::MaskDecayOptions options;
@@ -63,7 +55,7 @@ TEST(MaskDecay, FinishedDecayCutsExactly) {
 
 TEST(MaskDecay, FinishedDecayZeroesEveryCutChannel) {
   torch::manual_seed(4);
-  nic::ImageCodecModel teacher(teacher_config());
+  nic::ImageCodecModel teacher(nic_test::small_model_config());
   const nic::ModelConfig student_config = nic::student_config_for(teacher->config, {12, 16, 20});
   nic::MaskDecayOptions options;
   options.student_widths = student_config.widths;
@@ -84,7 +76,7 @@ TEST(MaskDecay, FinishedDecayZeroesEveryCutChannel) {
 }
 
 TEST(MaskDecay, L1PenaltyTrainsTheMasks) {
-  nic::ImageCodecModel teacher(teacher_config());
+  nic::ImageCodecModel teacher(nic_test::small_model_config());
   nic::MaskDecayOptions options;
   options.student_widths = {12, 16, 20};
   options.method = "l1";
@@ -103,8 +95,8 @@ TEST(MaskDecay, L1PenaltyTrainsTheMasks) {
 }
 
 TEST(MaskDecay, StudentWiderThanTeacherIsRefused) {
-  EXPECT_THROW(nic::student_config_for(teacher_config(), {12, 64, 20}), nic::Error);
-  nic::ImageCodecModel teacher(teacher_config());
+  EXPECT_THROW(nic::student_config_for(nic_test::small_model_config(), {12, 64, 20}), nic::Error);
+  nic::ImageCodecModel teacher(nic_test::small_model_config());
   nic::MaskDecayOptions options;
   options.student_widths = {12, 16, 20};
   options.method = "magic";

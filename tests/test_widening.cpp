@@ -5,18 +5,10 @@
 
 #include "common/error.h"
 #include "model/complexity.h"
+#include "small_model_config.h"
 #include "widening.h"
 
 namespace {
-
-nic::ModelConfig small_config() {
-  nic::ModelConfig c;
-  c.widths = {24, 32, 40};
-  c.latent_channels = 32;
-  c.hyper_channels = 16;
-  c.blocks_per_stage = 2;
-  return c;
-}
 
 // t [B, parts * n, H, W] with each n-channel part widened to m channels, the new ones random.
 torch::Tensor widen_parts(const torch::Tensor& t, int64_t n, int64_t m) {
@@ -32,7 +24,7 @@ torch::Tensor widen_parts(const torch::Tensor& t, int64_t n, int64_t m) {
 
 TEST(Widening, WiderTransformsComputeTheSame) {
   torch::manual_seed(6);
-  nic::ImageCodecModel model(small_config());
+  nic::ImageCodecModel model(nic_test::small_model_config());
   model->eval();
   nic::ImageCodecModel wide = nic::widen_model(*model, {32, 40, 56}, 32);
   wide->eval();
@@ -51,7 +43,7 @@ TEST(Widening, WiderTransformsComputeTheSame) {
 
 TEST(Widening, MoreLatentsCodeTheSame) {
   torch::manual_seed(7);
-  nic::ImageCodecModel model(small_config());
+  nic::ImageCodecModel model(nic_test::small_model_config());
   nic::ImageCodecModel wide = nic::widen_model(*model, model->config.widths, 48);
   ASSERT_EQ(wide->config.latent_channels, 48);
   const int64_t n = 32, m = 48;
