@@ -1,5 +1,6 @@
 #include "widening.h"
 
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -86,26 +87,38 @@ ImageCodecModel widen_model(ImageCodecModelImpl& model, const std::array<int, 3>
   for (auto& b : wide->named_buffers()) place(b.key(), b.value());
 
   if (new_n == old_n) return wide;
-  // The new latents: y starts at zero (the analysis' last convolution), their means at zero (every
-  // mean network's output), so they change no reconstruction and code as zero symbols.
-  auto zero_new_outputs = [&](torch::nn::Conv2dImpl& conv) {
-    conv.weight.slice(0, old_n).zero_();
-    conv.bias.slice(0, old_n).zero_();
+  // The new latents start as quiet copies of the old ones that the hyperprior's scales (the bias
+  // of its last layer) say carry the most: a copy is the source latent times kNewLatentScale, with
+  // its means scaled alike and its scale index lowered to match, from the same step. Zero latents
+  // would not do: a latent with nothing in it and a small scale is a trap that the rate keeps it
+  // in, since the synthesis reads it through zero weights and so nothing pays for its first bits.
+  // The copies cost rate from the first step and change no reconstruction (the synthesis reads
+  // them through zero weights); training then decides what they carry.
+  auto& scale_out = *wide->scale_net->convs.back();
+  const torch::Tensor order = scale_out.bias.slice(0, 0, old_n).argsort(0, /*descending=*/true);
+  const torch::Tensor sources =
+      order.index({torch::arange(new_n - old_n, torch::kInt64).remainder(old_n)});
+  const torch::Tensor copies = torch::arange(old_n, new_n, torch::kInt64);
+  // Rows of the new latents from their sources' rows, on the old inputs only (dim 1 of a
+  // convolution reading the latents' own concatenated parts is left as placed: zero).
+  auto copy_rows = [&](torch::nn::Conv2dImpl& conv, double gain, double bias_shift) {
+    const int64_t old_inputs = source.at(name_of(&conv) + ".weight").size(1);
+    torch::Tensor from = conv.weight.index_select(0, sources.to(conv.weight.device()));
+    torch::Tensor rows = torch::zeros_like(from);
+    rows.slice(1, 0, old_inputs).copy_(from.slice(1, 0, old_inputs) * gain);
+    conv.weight.index_copy_(0, copies.to(conv.weight.device()), rows);
+    conv.bias.index_copy_(
+        0, copies.to(conv.bias.device()),
+        conv.bias.index_select(0, sources.to(conv.bias.device())) * gain + bias_shift);
   };
   auto& last_analysis = *wide->g_a->body->ptr(wide->g_a->body->size() - 1);
-  zero_new_outputs(dynamic_cast<torch::nn::Conv2dImpl&>(last_analysis));
-  zero_new_outputs(*wide->means->step1_out);
-  for (auto& out : wide->means->context_outs) zero_new_outputs(*out);
-  // Their steps: the old latents' mean; their scale index: kNewLatentScaleIndex on the finest
-  // anchor (coarser anchors, larger steps: lower), so that zeros cost almost nothing. The weights
-  // stay small but not zero, so that the integer export has a weight scale to express the bias in.
-  wide->q_basic_log2.slice(0, old_n).fill_(model.q_basic_log2.mean().item<double>());
-  const double finest_log2_step =
-      wide->q_basic_log2[old_n].item<double>() + wide->q_anchor_log2.min().item<double>();
-  auto& scale_out = *wide->scale_net->convs.back();
-  scale_out.weight.slice(0, old_n).mul_(0.1);
-  scale_out.bias.slice(0, old_n).fill_(kNewLatentScaleIndex +
-                                       kScaleIndexStepsPerOctave * finest_log2_step);
+  copy_rows(dynamic_cast<torch::nn::Conv2dImpl&>(last_analysis), kNewLatentScale, 0.0);
+  copy_rows(*wide->means->step1_out, kNewLatentScale, 0.0);
+  for (auto& out : wide->means->context_outs) copy_rows(*out, kNewLatentScale, 0.0);
+  const double index_shift = kScaleIndexStepsPerOctave * std::log2(kNewLatentScale);
+  copy_rows(scale_out, 1.0, index_shift);
+  for (auto& net : wide->context_scales) copy_rows(*net->convs.back(), 1.0, 0.0);
+  wide->q_basic_log2.index_copy_(0, copies, model.q_basic_log2.index_select(0, sources));
   return wide;
 }
 

@@ -1,14 +1,14 @@
 // Starting a bigger model from a trained one (Net2Net's idea, with zero-initialised readers): the
-// wider model computes exactly what the trained one computes, and training then puts the new
-// channels to use.
+// wider model reconstructs exactly what the trained one reconstructs, and training then puts the
+// new channels to use.
 //
 //  - Wider transforms (--widen-to): new channels in the transforms' stages start from a fresh
 //    initialisation; every convolution reading them gets zero weights on them.
 //  - More latents (--widen-latents-to): y gets new channels, and with it every network that
 //    reads or writes y (the hyperprior, the means, the integer scale networks). The new latents
-//    start at exactly zero with zero means and a small scale, so they cost almost no rate and
-//    change no reconstruction; the synthesis reads them through fresh weights once training has
-//    moved its zero ones, and the analysis then learns what to put in them.
+//    start as quiet copies (kNewLatentScale times) of the old latents that carry the most, with
+//    means and scales to match; the synthesis reads them through zero weights, so the
+//    reconstruction is unchanged and only the rate grows, until training puts them to use.
 #pragma once
 
 #include <array>
@@ -21,7 +21,7 @@ namespace nic {
 ImageCodecModel widen_model(ImageCodecModelImpl& model, const std::array<int, 3>& widths,
                             int latent_channels);
 
-// The scale index a new latent starts at on the finest rate anchor: sigma = 1/4 step.
-constexpr int kNewLatentScaleIndex = 8;
+// A new latent starts as this fraction of the old latent it copies.
+constexpr double kNewLatentScale = 0.25;
 
 }  // namespace nic
