@@ -13,15 +13,18 @@
 #       and the ffmpeg speed bench, on the GPU and on the CPU, and prints one table, also written
 #       to $OUT/gpu-check.txt.
 #       Without a GPU (here, say) the tests fail rather than skip: NIC_EXPECT_GPU=1.
-#   scripts/gpu-check.sh train MINUTES
-#       There, with the device minutes left after `run`: nic-train --device cuda from the shipped
-#       weights on the training photos gathered by `prepare` (a fixed subset that fits the
-#       carry), for MINUTES, then exports the moving average into $OUT in 15 MB parts. Here:
-#       cat nic-gpu.safetensors.part-* > W.safetensors, then compare W with bench/rd.sh.
+#   scripts/gpu-check.sh train SECONDS
+#       There, with the device time left after `run`: nic-train --device cuda from the shipped
+#       weights with the default recipe (scripts/default-recipe.sh), batch 16, on the training
+#       photos gathered by `prepare` (a fixed subset that fits the carry). Two thirds of SECONDS
+#       at the recipe's learning rate, then the rest at a tenth of it (the decay that ends a
+#       training); the moving average after each part goes to $OUT in 15 MB parts:
+#       nic-gpu-lr1.safetensors.part-* (before the decay) and nic-gpu.safetensors.part-*. Here:
+#       cat nic-gpu.safetensors.part-* > W.safetensors, then nic-train --validate W.
 #
-# NIC_GPU_CHECK_REHEARSAL=1 runs prepare and run here, on the CPU, small (the test
-# gpu-check-rehearsal): a 1 MB training set, only the CPU, 2 frames at 128x64, and the GPU tests
-# allowed to skip. NIC_GPU_CHECK_CARRY (default .gpu-check) and NIC_BUILD_DIR (default build) move
+# NIC_GPU_CHECK_REHEARSAL=1 runs the three here, on the CPU, small (the test
+# gpu-check-rehearsal): a 1 MB training set, only the CPU, 2 frames at 128x64, the GPU tests
+# allowed to skip, batch 2. NIC_GPU_CHECK_CARRY (default .gpu-check) and NIC_BUILD_DIR (default build) move
 # the carried folder and the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,8 +32,13 @@ carry="$(realpath -m "${NIC_GPU_CHECK_CARRY:-.gpu-check}")"
 build="${NIC_BUILD_DIR:-build}"
 rehearsal="${NIC_GPU_CHECK_REHEARSAL:-0}"
 photo_name=wiki_043.png
-train_budget_mb=26  # of training photos to carry: the tree (with a 23 MB model), binaries take 35 of the 64
-[ "$rehearsal" = 1 ] && train_budget_mb=1
+carry_limit=$((64 << 20))  # the device tool's limit on the working tree and the carried folder
+
+# Bytes the device tool sends besides the carried folder: tracked and untracked, unignored files.
+tree_bytes() {
+  { git ls-files -z; git ls-files -z --others --exclude-standard; } | xargs -0 -r stat -c %s 2>/dev/null \
+    | awk '{ n += $1 } END { print n + 0 }'
+}
 
 prepare() {
   local data="${NIC_DATA_DIR:-../shared/data}"
@@ -47,17 +55,31 @@ prepare() {
     | grep -vE '/opt/nic/libtorch|/libnic\.so|/lib(c|m|dl|rt|pthread|util|gcc_s|stdc\+\+|z)\.so' \
     | while read -r lib; do cp -L "$lib" "$carry/lib/"; done
   cp "$data/valid/$photo_name" "$carry/data/"
-  # A fixed, shuffled subset of the training photos, as many as the budget holds.
+  cp bench/ffmpeg-fps.sh "$carry/"
+  # A fixed, shuffled subset of the training photos, as many as the carry's limit leaves room
+  # for (1 MiB to spare), as lossless WebP where cwebp is here: about 27% smaller than PNG, so
+  # more photos travel; `train` turns them back into PNG.
+  local budget=$((carry_limit - $(tree_bytes) - $(du -sb "$carry" | cut -f1) - (1 << 20)))
+  [ "$rehearsal" = 1 ] && budget=$((1 << 20))
   mkdir -p "$carry/data/train"
-  local used=0 size
+  local used=0 size f name
   while read -r f; do
+    name="$(basename "$f" .png)"
+    if command -v cwebp >/dev/null; then
+      cwebp -quiet -lossless -z 6 -mt "$f" -o "$carry/data/train/$name.webp"
+      f="$carry/data/train/$name.webp"
+    else
+      cp "$f" "$carry/data/train/"
+      f="$carry/data/train/$name.png"
+    fi
     size=$(stat -c %s "$f")
-    [ $((used + size)) -le $((train_budget_mb << 20)) ] || continue
-    cp "$f" "$carry/data/train/"
+    if [ $((used + size)) -gt "$budget" ]; then
+      rm "$f"
+      continue
+    fi
     used=$((used + size))
   done < <(ls "$data"/train/*.png | shuf --random-source=<(yes nic))
-  echo "training photos: $(ls "$carry/data/train" | wc -l) ($((used >> 20)) MB)"
-  cp bench/ffmpeg-fps.sh "$carry/"
+  echo "training photos: $(ls "$carry/data/train" | wc -l) of $(ls "$data"/train/*.png | wc -l) ($((used >> 20)) MB)"
   echo "prepared $carry ($(du -sh "$carry" | cut -f1)): $(ls "$carry/lib" | tr '\n' ' ')"
   echo 'now: device run, command "bash scripts/gpu-check.sh run", carry [".gpu-check"]'
 }
@@ -127,22 +149,72 @@ run() {
   } 2>&1 | tee "$report"
 }
 
+# The carried training photos as PNG in $1 (nic-train reads PNG): WebP through dwebp where it is
+# installed (here), else Python's Pillow (the GPU machine's image has it).
+unpack_photos() {
+  local dir="$1" f
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  cp "$carry"/data/train/*.png "$dir/" 2>/dev/null || true
+  if command -v dwebp >/dev/null; then
+    for f in "$carry"/data/train/*.webp; do
+      [ -e "$f" ] && dwebp -quiet "$f" -o "$dir/$(basename "$f" .webp).png"
+    done
+  else
+    python3 - "$carry/data/train" "$dir" <<'PY'
+import pathlib, sys
+from PIL import Image
+for f in sorted(pathlib.Path(sys.argv[1]).glob("*.webp")):
+    Image.open(f).convert("RGB").save(pathlib.Path(sys.argv[2]) / (f.stem + ".png"), compress_level=1)
+PY
+  fi
+  echo "training photos: $(ls "$dir" | wc -l)"
+}
+
 train() {
-  local minutes=${1:?train needs MINUTES}
+  local seconds=${1:?train needs SECONDS}
   [ -x "$carry/bin/nic-train" ] || { echo "no $carry/bin/nic-train: run prepare and carry $carry" >&2; exit 1; }
-  local out="${OUT:-/tmp/gpu-check-out}" run_dir=/tmp/nic-gpu-run
+  local out="${OUT:-/tmp/gpu-check-out}" run_dir=/tmp/nic-gpu-run photos=/tmp/nic-gpu-photos
   mkdir -p "$out"
+  rm -rf "$run_dir"
   use_machine_libtorch
-  local device=cuda
-  [ -e /dev/nvidiactl ] || device=cpu  # a rehearsal here
-  # The model card's recipe with a larger batch; the run stops at the time limit (SIGTERM
-  # checkpoints first) and the moving average is exported.
-  timeout --signal=TERM "$((minutes * 60))" "$carry/bin/nic-train" --run "$run_dir" \
-    --init-from models/nic-default.safetensors --device "$device" --threads "$(nproc)" \
-    --data "$carry/data/train" --steps 100000000 --crop 256 --batch 16 --lr 1e-4 \
-    --warmup-steps 200 --log-every 50 --validate-every 0 2>&1 | tee "$out/gpu-train.log" | tail -n 5 || true
-  "$carry/bin/nic-train" --run "$run_dir" --export "$run_dir/nic-gpu.safetensors" >/dev/null
-  split -b 15m -d "$run_dir/nic-gpu.safetensors" "$out/nic-gpu.safetensors.part-"
+  unpack_photos "$photos"
+  local device=cuda precision=bfloat16 batch=16
+  [ -e /dev/nvidiactl ] || device=cpu precision=float32  # a rehearsal here
+  [ "$rehearsal" = 1 ] && batch=2
+  source scripts/default-recipe.sh
+  local common=(--run "$run_dir" --device "$device" --precision "$precision" --threads "$(nproc)"
+    --data "$photos" --steps 100000000 --batch "$batch" --warmup-steps 200 --log-every 50
+    --validate-every 0 --checkpoint-minutes 2 "${default_recipe[@]}")
+  local log="$out/gpu-train.log" start now
+  start=$(date +%s)
+  # Each part runs until its end time (SIGTERM checkpoints first; a hung one is killed 30 s
+  # later and leaves its last periodic checkpoint); then its moving average is exported.
+  part() {
+    local until=$1 name=$2
+    shift 2
+    now=$(date +%s)
+    timeout -k 30 --signal=TERM "$((until > now ? until - now : 1))" "$carry/bin/nic-train" \
+      "${common[@]}" "$@" >>"$log" 2>&1 || true
+    if [ ! -f "$run_dir/checkpoint.pt" ]; then
+      echo "nic-train left no checkpoint (log: $log)"
+      tail -n 20 "$log"
+      return 1
+    fi
+    "$carry/bin/nic-train" --run "$run_dir" --export "$run_dir/$name.safetensors" >>"$log" 2>&1
+    split -b 15m -d "$run_dir/$name.safetensors" "$out/$name.safetensors.part-"
+  }
+  local decay_from=$((start + seconds * 2 / 3)) end=$((start + seconds))
+  if ! part "$decay_from" nic-gpu-lr1 --init-from models/nic-default.safetensors; then
+    # bfloat16 has never trained on this GPU before: one more try in float32.
+    [ "$precision" = bfloat16 ] || return 1
+    echo "retrying in float32"
+    rm -rf "$run_dir"
+    common+=(--precision float32)
+    part "$decay_from" nic-gpu-lr1 --init-from models/nic-default.safetensors
+  fi
+  part "$end" nic-gpu --lr-decay-at 1
+  grep -E 'steps/s|stopped|exported' "$log" | tail -n 6
   ls -l "$out"
 }
 
@@ -150,5 +222,5 @@ case "${1:-}" in
   prepare) prepare ;;
   run) run ;;
   train) train "${2:-}" ;;
-  *) echo "usage: scripts/gpu-check.sh prepare|run|train MINUTES (see the comment at its top)" >&2; exit 2 ;;
+  *) echo "usage: scripts/gpu-check.sh prepare|run|train SECONDS (see the comment at its top)" >&2; exit 2 ;;
 esac

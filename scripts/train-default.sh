@@ -28,10 +28,10 @@ cp build/train/nic-train "$run/nic-train"
 # bfloat16: 1.8x the steps per second here, the same RD after 800 steps (docs/design.md).
 precision=float32
 grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo && precision=bfloat16
-# The recipe (models/README.md): 256x256 crops, batch 2, Adam 1e-4, validation every 4000 steps
+# The recipe (scripts/default-recipe.sh) with batch 2 and validation every 4000 steps
 # (all 24 photos at 7 qps, twice: about 10 minutes on 2 cores).
-nohup "$run/nic-train" --run "$run" --init-from "$init" --architecture nic-evc-2 \
-  --anchor-lambdas 0.13,0.06,0.027,0.012,0.005,0.0021,0.0009 \
-  --steps "$steps" --crop 256 --batch 2 --lr 1e-4 --warmup-steps 500 --log-every 100 \
+source scripts/default-recipe.sh
+nohup "$run/nic-train" --run "$run" --init-from "$init" "${default_recipe[@]}" \
+  --steps "$steps" --batch 2 --warmup-steps 500 --log-every 100 \
   --validate-every 4000 --precision "$precision" "$@" >>"$run/console.log" 2>&1 &
 echo "nic-train started (pid $!): tail -f $run/train.log"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# scripts/gpu-check.sh as far as it runs without a GPU: `prepare` and then `run` as a rehearsal
-# on the CPU (NIC_GPU_CHECK_REHEARSAL=1, small sizes). The carried folder must hold everything the
-# GPU machine needs, and the report every section: the GPU tests (skipped here), the C API's
-# frames/s with and without the pipeline, the ffmpeg bench, and no failure anywhere.
+# scripts/gpu-check.sh as far as it runs without a GPU: `prepare`, `run` and `train` as a
+# rehearsal on the CPU (NIC_GPU_CHECK_REHEARSAL=1, small sizes). The carried folder must hold
+# everything the GPU machine needs, the report every section: the GPU tests (skipped here), the
+# C API's frames/s with and without the pipeline, the ffmpeg bench, and no failure anywhere; and
+# the training's two exports must come back in parts that make weights the codec loads.
 # Usage: gpu-check-rehearsal.sh SOURCE_ROOT BUILD_ROOT DATA_DIR
 set -euo pipefail
 src="$1" build="$2" data="$3"
@@ -28,4 +29,12 @@ for delay in 0 1; do
 done
 grep -Eq '^128x64 +[0-9]+ ' "$report" || fail "no ffmpeg-fps row"
 if grep -Eqi 'failed|could not' "$report"; then fail "a part of the check failed"; fi
+
+"$src/scripts/gpu-check.sh" train 40 >"$tmp/train.log" 2>&1 || { cat "$tmp/train.log"; fail "gpu-check.sh train"; }
+for name in nic-gpu-lr1 nic-gpu; do
+  ls "$tmp/out/$name.safetensors.part-"* >/dev/null 2>&1 || { cat "$tmp/train.log"; fail "train exported no $name"; }
+  cat "$tmp/out/$name.safetensors.part-"* >"$tmp/$name.safetensors"
+  "$build/tools/nic" encode "$tmp/carry/data/wiki_043.png" -o "$tmp/$name.nic" --model "$tmp/$name.safetensors" \
+    || fail "the codec does not load the reassembled $name weights"
+done
 echo "gpu-check rehearsal: OK"

@@ -59,7 +59,7 @@ void usage() {
       "  --widen-to A,B,C        with --init-from: start from the file's model with wider\n"
       "                          transforms that compute the same (new channels read as zero)\n"
       "  --widen-latents-to N    with --init-from: the same with N latent channels (new latents\n"
-      "                          start at zero; train/widening.h)\n"
+      "                          start as quiet copies of old ones; train/widening.h)\n"
       "  --export PATH           write the run's current weights as safetensors and exit\n"
       "  --validate WEIGHTS      code the --valid photos with a weights file as a run's\n"
       "                          validation does (same line, same settings), print it and exit");
