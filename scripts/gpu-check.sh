@@ -13,18 +13,21 @@
 #       and the ffmpeg speed bench, on the GPU and on the CPU, and prints one table, also written
 #       to $OUT/gpu-check.txt.
 #       Without a GPU (here, say) the tests fail rather than skip: NIC_EXPECT_GPU=1.
-#   scripts/gpu-check.sh train SECONDS
+#   scripts/gpu-check.sh train SECONDS [PERCENT [NIC-TRAIN OPTIONS...]]
 #       There, with the device time left after `run`: nic-train --device cuda from the shipped
 #       weights with the default recipe (scripts/default-recipe.sh), batch 16, on the training
-#       photos gathered by `prepare` (a fixed subset that fits the carry). Two thirds of SECONDS
-#       at the recipe's learning rate, then the rest at a tenth of it (the decay that ends a
-#       training); the moving average after each part goes to $OUT in 15 MB parts:
-#       nic-gpu-lr1.safetensors.part-* (before the decay) and nic-gpu.safetensors.part-*. Here:
+#       photos gathered by `prepare` (a fixed subset that fits the carry), plus any further
+#       options (e.g. --widen-latents-to 192 for an equal-time comparison with a default run).
+#       PERCENT of SECONDS (default 67) at the recipe's learning rate, then the rest at a tenth
+#       of it (the decay that ends a training). The final moving average goes to $OUT in 15 MB
+#       parts, nic-gpu.safetensors.part-*, and the one before the decay,
+#       nic-gpu-lr1.safetensors.part-*, where both fit the device tool's 64 MiB. Here:
 #       cat nic-gpu.safetensors.part-* > W.safetensors, then nic-train --validate W.
 #
 # NIC_GPU_CHECK_REHEARSAL=1 runs the three here, on the CPU, small (the test
 # gpu-check-rehearsal): a 1 MB training set, only the CPU, 2 frames at 128x64, the GPU tests
-# allowed to skip, batch 2. NIC_GPU_CHECK_CARRY (default .gpu-check) and NIC_BUILD_DIR (default build) move
+# allowed to skip, batch 2. NIC_GPU_CHECK_SUBSET (default nic) seeds the choice of training
+# photos, so that another session can carry another subset. NIC_GPU_CHECK_CARRY (default .gpu-check) and NIC_BUILD_DIR (default build) move
 # the carried folder and the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,7 +81,7 @@ prepare() {
       continue
     fi
     used=$((used + size))
-  done < <(ls "$data"/train/*.png | shuf --random-source=<(yes nic))
+  done < <(ls "$data"/train/*.png | shuf --random-source=<(yes "${NIC_GPU_CHECK_SUBSET:-nic}"))
   echo "training photos: $(ls "$carry/data/train" | wc -l) of $(ls "$data"/train/*.png | wc -l) ($((used >> 20)) MB)"
   echo "prepared $carry ($(du -sh "$carry" | cut -f1)): $(ls "$carry/lib" | tr '\n' ' ')"
   echo 'now: device run, command "bash scripts/gpu-check.sh run", carry [".gpu-check"]'
@@ -172,7 +175,9 @@ PY
 }
 
 train() {
-  local seconds=${1:?train needs SECONDS}
+  local seconds=${1:?train needs SECONDS} percent=${2:-67}
+  shift $(($# < 2 ? $# : 2))
+  local extra=("$@")
   [ -x "$carry/bin/nic-train" ] || { echo "no $carry/bin/nic-train: run prepare and carry $carry" >&2; exit 1; }
   local out="${OUT:-/tmp/gpu-check-out}" run_dir=/tmp/nic-gpu-run photos=/tmp/nic-gpu-photos
   mkdir -p "$out"
@@ -185,7 +190,7 @@ train() {
   source scripts/default-recipe.sh
   local common=(--run "$run_dir" --device "$device" --precision "$precision" --threads "$(nproc)"
     --data "$photos" --steps 100000000 --batch "$batch" --warmup-steps 200 --log-every 50
-    --validate-every 0 --checkpoint-minutes 2 "${default_recipe[@]}")
+    --validate-every 0 --checkpoint-minutes 2 "${default_recipe[@]}" "${extra[@]}")
   local log="$out/gpu-train.log" start now
   start=$(date +%s)
   # Each part runs until its end time (SIGTERM checkpoints first; a hung one is killed 30 s
@@ -202,18 +207,33 @@ train() {
       return 1
     fi
     "$carry/bin/nic-train" --run "$run_dir" --export "$run_dir/$name.safetensors" >>"$log" 2>&1
-    split -b 15m -d "$run_dir/$name.safetensors" "$out/$name.safetensors.part-"
   }
-  local decay_from=$((start + seconds * 2 / 3)) end=$((start + seconds))
-  if ! part "$decay_from" nic-gpu-lr1 --init-from models/nic-default.safetensors; then
-    # bfloat16 has never trained on this GPU before: one more try in float32.
-    [ "$precision" = bfloat16 ] || return 1
-    echo "retrying in float32"
-    rm -rf "$run_dir"
-    common+=(--precision float32)
-    part "$decay_from" nic-gpu-lr1 --init-from models/nic-default.safetensors
+  # The device tool brings back at most 64 MiB.
+  bring_back() {
+    local file="$run_dir/$1.safetensors"
+    [ -f "$file" ] || return 0
+    if [ $(($(du -sb "$out" | cut -f1) + $(stat -c %s "$file"))) -gt $((62 << 20)) ]; then
+      echo "$1 stays behind: $OUT has no room for it"
+      return 0
+    fi
+    split -b 15m -d "$file" "$out/$1.safetensors.part-"
+  }
+  local decay_from=$((start + seconds * percent / 100)) end=$((start + seconds))
+  local init=(--init-from models/nic-default.safetensors)
+  if [ "$percent" -gt 0 ]; then
+    if ! part "$decay_from" nic-gpu-lr1 "${init[@]}"; then
+      # bfloat16 had never trained on a GPU before the first check: one more try in float32.
+      [ "$precision" = bfloat16 ] || return 1
+      echo "retrying in float32"
+      rm -rf "$run_dir"
+      common+=(--precision float32)
+      part "$decay_from" nic-gpu-lr1 "${init[@]}"
+    fi
+    init=()  # the decay resumes the run
   fi
-  part "$end" nic-gpu --lr-decay-at 1
+  part "$end" nic-gpu --lr-decay-at 1 "${init[@]}"
+  bring_back nic-gpu
+  bring_back nic-gpu-lr1
   grep -E 'steps/s|stopped|exported' "$log" | tail -n 6
   ls -l "$out"
 }
@@ -221,6 +241,6 @@ train() {
 case "${1:-}" in
   prepare) prepare ;;
   run) run ;;
-  train) train "${2:-}" ;;
-  *) echo "usage: scripts/gpu-check.sh prepare|run|train SECONDS (see the comment at its top)" >&2; exit 2 ;;
+  train) shift; train "$@" ;;
+  *) echo "usage: scripts/gpu-check.sh prepare|run|train SECONDS [PERCENT [OPTIONS]] (see the comment at its top)" >&2; exit 2 ;;
 esac
