@@ -27,8 +27,8 @@
 # NIC_GPU_CHECK_REHEARSAL=1 runs the three here, on the CPU, small (the test
 # gpu-check-rehearsal): a 1 MB training set, only the CPU, 2 frames at 128x64, the GPU tests
 # allowed to skip, batch 2. NIC_GPU_CHECK_SUBSET (default nic) seeds the choice of training
-# photos, so that another session can carry another subset. NIC_GPU_CHECK_CARRY (default .gpu-check) and NIC_BUILD_DIR (default build) move
-# the carried folder and the build.
+# photos, so that another session can carry another subset. NIC_GPU_CHECK_CARRY (default
+# .gpu-check) and NIC_BUILD_DIR (default build) move the carried folder and the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 carry="$(realpath -m "${NIC_GPU_CHECK_CARRY:-.gpu-check}")"
@@ -221,14 +221,7 @@ train() {
   local decay_from=$((start + seconds * percent / 100)) end=$((start + seconds))
   local init=(--init-from models/nic-default.safetensors)
   if [ "$percent" -gt 0 ]; then
-    if ! part "$decay_from" nic-gpu-lr1 "${init[@]}"; then
-      # bfloat16 had never trained on a GPU before the first check: one more try in float32.
-      [ "$precision" = bfloat16 ] || return 1
-      echo "retrying in float32"
-      rm -rf "$run_dir"
-      common+=(--precision float32)
-      part "$decay_from" nic-gpu-lr1 "${init[@]}"
-    fi
+    part "$decay_from" nic-gpu-lr1 "${init[@]}"
     init=()  # the decay resumes the run
   fi
   part "$end" nic-gpu --lr-decay-at 1 "${init[@]}"
