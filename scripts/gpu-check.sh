@@ -23,10 +23,20 @@
 #       parts, nic-gpu.safetensors.part-*, and the one before the decay,
 #       nic-gpu-lr1.safetensors.part-*, where both fit the device tool's 64 MiB. Here:
 #       cat nic-gpu.safetensors.part-* > W.safetensors, then nic-train --validate W.
+#   scripts/gpu-check.sh ablation SECONDS [PERCENT]
+#       There: issue 14's ablation at equal time. One run per arm (ablation_arms below: the
+#       recipe unchanged, and one change each: context scales off, the Gaussian or the
+#       generalized Gaussian of shape 1.5, an eighth rate anchor above the seven, 192 latents,
+#       wider transforms), all from the shipped weights, side by side on the one GPU for SECONDS
+#       like `train`. Then each run is validated on the 12 carried validation photos (every
+#       other one of the 24) and $OUT/ablation.txt gets each arm's last speed and the BD-rates
+#       against the unchanged run (bench/validation_bd.py); the arm whose shape the shipped
+#       model has repeats the unchanged run, which shows the noise. Weights of the best arms
+#       come back as ablation-ARM.safetensors.part-* where they fit.
 #
-# NIC_GPU_CHECK_REHEARSAL=1 runs the three here, on the CPU, small (the test
-# gpu-check-rehearsal): a 1 MB training set, only the CPU, 2 frames at 128x64, the GPU tests
-# allowed to skip, batch 2. NIC_GPU_CHECK_SUBSET (default nic) seeds the choice of training
+# NIC_GPU_CHECK_REHEARSAL=1 runs them here, on the CPU, small (the test
+# gpu-check-rehearsal): a 1 MB training set, one validation photo, only the CPU, 2 frames at
+# 128x64, the GPU tests allowed to skip, batch 2, two ablation arms. NIC_GPU_CHECK_SUBSET (default nic) seeds the choice of training
 # photos, so that another session can carry another subset. NIC_GPU_CHECK_CARRY (default
 # .gpu-check) and NIC_BUILD_DIR (default build) move the carried folder and the build.
 set -euo pipefail
@@ -41,6 +51,20 @@ carry_limit=$((64 << 20))  # the device tool's limit on the working tree and the
 tree_bytes() {
   { git ls-files -z; git ls-files -z --others --exclude-standard; } | xargs -0 -r stat -c %s 2>/dev/null \
     | awk '{ n += $1 } END { print n + 0 }'
+}
+
+# pack_photo PNG DIR: the photo into DIR, as lossless WebP where cwebp is here; prints its bytes.
+pack_photo() {
+  local name out
+  name="$(basename "$1" .png)"
+  if command -v cwebp >/dev/null; then
+    out="$2/$name.webp"
+    cwebp -quiet -lossless -z 6 -mt "$1" -o "$out"
+  else
+    out="$2/$name.png"
+    cp "$1" "$out"
+  fi
+  stat -c %s "$out"
 }
 
 prepare() {
@@ -59,30 +83,29 @@ prepare() {
     | while read -r lib; do cp -L "$lib" "$carry/lib/"; done
   cp "$data/valid/$photo_name" "$carry/data/"
   cp bench/ffmpeg-fps.sh "$carry/"
-  # A fixed, shuffled subset of the training photos, as many as the carry's limit leaves room
-  # for (1 MiB to spare), as lossless WebP where cwebp is here: about 27% smaller than PNG, so
-  # more photos travel; `train` turns them back into PNG.
+  # Every other validation photo (12 of 24), which `ablation` validates its runs on; then a fixed,
+  # shuffled subset of the training photos, as many as the carry's limit leaves room for (1 MiB
+  # to spare). Both as lossless WebP where cwebp is here: about 27% smaller than PNG, so more
+  # photos travel; `train` and `ablation` turn them back into PNG.
+  mkdir -p "$carry/data/train" "$carry/data/valid"
+  local f
+  while read -r f; do pack_photo "$f" "$carry/data/valid" >/dev/null; done \
+    < <(ls "$data"/valid/*.png | awk 'NR % 2 == 1' | head -n "$([ "$rehearsal" = 1 ] && echo 1 || echo 12)")
   local budget=$((carry_limit - $(tree_bytes) - $(du -sb "$carry" | cut -f1) - (1 << 20)))
   [ "$rehearsal" = 1 ] && budget=$((1 << 20))
-  mkdir -p "$carry/data/train"
-  local used=0 size f name
+  local used=0 size
   while read -r f; do
-    name="$(basename "$f" .png)"
-    if command -v cwebp >/dev/null; then
-      cwebp -quiet -lossless -z 6 -mt "$f" -o "$carry/data/train/$name.webp"
-      f="$carry/data/train/$name.webp"
-    else
-      cp "$f" "$carry/data/train/"
-      f="$carry/data/train/$name.png"
-    fi
-    size=$(stat -c %s "$f")
+    # Lossless WebP keeps well over half of a photo's PNG bytes: skip those that cannot fit.
+    [ $((used + $(stat -c %s "$f") / 2)) -gt "$budget" ] && continue
+    size=$(pack_photo "$f" "$carry/data/train")
     if [ $((used + size)) -gt "$budget" ]; then
-      rm "$f"
+      rm "$carry/data/train/$(basename "$f" .png)".*
       continue
     fi
     used=$((used + size))
   done < <(ls "$data"/train/*.png | shuf --random-source=<(yes "${NIC_GPU_CHECK_SUBSET:-nic}"))
   echo "training photos: $(ls "$carry/data/train" | wc -l) of $(ls "$data"/train/*.png | wc -l) ($((used >> 20)) MB)"
+  echo "validation photos: $(ls "$carry/data/valid" | wc -l)"
   echo "prepared $carry ($(du -sh "$carry" | cut -f1)): $(ls "$carry/lib" | tr '\n' ' ')"
   echo 'now: device run, command "bash scripts/gpu-check.sh run", carry [".gpu-check"]'
 }
@@ -157,46 +180,44 @@ run() {
   } 2>&1 | tee "$report"
 }
 
-# The carried training photos as PNG in $1 (nic-train reads PNG): WebP through dwebp where it is
-# installed (here), else Python's Pillow (the GPU machine's image has it).
+# unpack_photos SRC DST: the carried photos of SRC as PNG in DST (nic-train reads PNG): WebP
+# through dwebp where it is installed (here), else Python's Pillow (the GPU machine's image has it).
 unpack_photos() {
-  local dir="$1" f
+  local src="$1" dir="$2" f
   rm -rf "$dir"
   mkdir -p "$dir"
-  cp "$carry"/data/train/*.png "$dir/" 2>/dev/null || true
+  cp "$src"/*.png "$dir/" 2>/dev/null || true
   if command -v dwebp >/dev/null; then
-    for f in "$carry"/data/train/*.webp; do
+    for f in "$src"/*.webp; do
       [ -e "$f" ] && dwebp -quiet "$f" -o "$dir/$(basename "$f" .webp).png"
     done
   else
-    python3 - "$carry/data/train" "$dir" <<'PY'
+    python3 - "$src" "$dir" <<'PY'
 import pathlib, sys
 from PIL import Image
 for f in sorted(pathlib.Path(sys.argv[1]).glob("*.webp")):
     Image.open(f).convert("RGB").save(pathlib.Path(sys.argv[2]) / (f.stem + ".png"), compress_level=1)
 PY
   fi
-  echo "training photos: $(ls "$dir" | wc -l)"
+  echo "$(basename "$src") photos: $(ls "$dir" | wc -l)"
 }
 
-train() {
-  local seconds=${1:?train needs SECONDS} percent=${2:-67}
-  shift $(($# < 2 ? $# : 2))
-  local extra=("$@")
-  [ -x "$carry/bin/nic-train" ] || { echo "no $carry/bin/nic-train: run prepare and carry $carry" >&2; exit 1; }
-  local out="${OUT:-/tmp/gpu-check-out}" run_dir=/tmp/nic-gpu-run photos=/tmp/nic-gpu-photos
-  mkdir -p "$out"
-  rm -rf "$run_dir"
-  use_machine_libtorch
-  unpack_photos "$photos"
+# train_run RUN_DIR LOG SECONDS PERCENT THREADS PHOTOS [OPTIONS...]: nic-train from the shipped
+# weights with the default recipe and OPTIONS for SECONDS: PERCENT of it at the recipe's lr, the
+# rest at a tenth. Exports the moving averages to RUN_DIR/nic-gpu-lr1.safetensors (before the
+# decay) and RUN_DIR/nic-gpu.safetensors.
+train_run() {
+  local run_dir=$1 log=$2 seconds=$3 percent=$4 threads=$5 photos=$6
+  shift 6
   local device=cuda precision=bfloat16 batch=16
   [ -e /dev/nvidiactl ] || device=cpu precision=float32  # a rehearsal here
   [ "$rehearsal" = 1 ] && batch=2
+  rm -rf "$run_dir"
   source scripts/default-recipe.sh
-  local common=(--run "$run_dir" --device "$device" --precision "$precision" --threads "$(nproc)"
+  local common=(--run "$run_dir" --device "$device" --precision "$precision" --threads "$threads"
     --data "$photos" --steps 100000000 --batch "$batch" --warmup-steps 200 --log-every 50
-    --validate-every 0 --checkpoint-minutes 2 "${default_recipe[@]}" "${extra[@]}")
-  local log="$out/gpu-train.log" start now
+    --validate-every 0 --checkpoint-minutes 2 "${default_recipe[@]}" "$@")
+  local start now
   start=$(date +%s)
   # Each part runs until its end time (SIGTERM checkpoints first; a hung one is killed 30 s
   # later and leaves its last periodic checkpoint); then its moving average is exported.
@@ -213,26 +234,110 @@ train() {
     fi
     "$carry/bin/nic-train" --run "$run_dir" --export "$run_dir/$name.safetensors" >>"$log" 2>&1
   }
-  # The device tool brings back at most 64 MiB.
-  bring_back() {
-    local file="$run_dir/$1.safetensors"
-    [ -f "$file" ] || return 0
-    if [ $(($(du -sb "$out" | cut -f1) + $(stat -c %s "$file"))) -gt $((62 << 20)) ]; then
-      echo "$1 stays behind: $OUT has no room for it"
-      return 0
-    fi
-    split -b 15m -d "$file" "$out/$1.safetensors.part-"
-  }
   local decay_from=$((start + seconds * percent / 100)) end=$((start + seconds))
   local init=(--init-from models/nic-default.safetensors)
   if [ "$percent" -gt 0 ]; then
-    part "$decay_from" nic-gpu-lr1 "${init[@]}"
+    part "$decay_from" nic-gpu-lr1 "${init[@]}" || return 1
     init=()  # the decay resumes the run
   fi
   part "$end" nic-gpu --lr-decay-at 1 "${init[@]}"
-  bring_back nic-gpu
-  bring_back nic-gpu-lr1
+}
+
+# bring_back FILE NAME: FILE to $OUT in 15 MB parts NAME.part-*, if it fits the device tool's
+# 64 MiB (2 MiB to spare).
+bring_back() {
+  local file=$1 name=$2 out="${OUT:-/tmp/gpu-check-out}"
+  [ -f "$file" ] || return 0
+  if [ $(($(du -sb "$out" | cut -f1) + $(stat -c %s "$file"))) -gt $((62 << 20)) ]; then
+    echo "$name stays behind: $out has no room for it"
+    return 0
+  fi
+  split -b 15m -d "$file" "$out/$name.part-"
+}
+
+check_carried() {
+  [ -x "$carry/bin/nic-train" ] || { echo "no $carry/bin/nic-train: run prepare and carry $carry" >&2; exit 1; }
+}
+
+train() {
+  local seconds=${1:?train needs SECONDS} percent=${2:-67}
+  shift $(($# < 2 ? $# : 2))
+  check_carried
+  local out="${OUT:-/tmp/gpu-check-out}" run_dir=/tmp/nic-gpu-run photos=/tmp/nic-gpu-photos
+  mkdir -p "$out"
+  use_machine_libtorch
+  unpack_photos "$carry/data/train" "$photos"
+  local log="$out/gpu-train.log"
+  train_run "$run_dir" "$log" "$seconds" "$percent" "$(nproc)" "$photos" "$@" || true
+  bring_back "$run_dir/nic-gpu.safetensors" nic-gpu.safetensors
+  bring_back "$run_dir/nic-gpu-lr1.safetensors" nic-gpu-lr1.safetensors
   grep -E 'steps/s|stopped|exported' "$log" | tail -n 6
+  ls -l "$out"
+}
+
+# Issue 14's ablation: each arm changes one thing in the default recipe (name:options).
+ablation_arms=(
+  "default:"
+  "no-context-scales:--no-context-scales"
+  "gaussian:--distribution-shape 2"
+  "shape-1.5:--distribution-shape 1.5"
+  "anchor-0.3:--anchor-lambdas 0.3,0.13,0.06,0.027,0.012,0.005,0.0021,0.0009"
+  "latents-192:--widen-latents-to 192"
+  "widths-96-144-192:--widen-to 96,144,192"
+)
+
+ablation() {
+  local seconds=${1:?ablation needs SECONDS} percent=${2:-67}
+  check_carried
+  local out="${OUT:-/tmp/gpu-check-out}" runs=/tmp/nic-ablation photos=/tmp/nic-gpu-photos
+  local valid=/tmp/nic-gpu-valid device=cuda
+  [ -e /dev/nvidiactl ] || device=cpu
+  # A rehearsal runs two arms: the default and one that widens (options with values).
+  local arms=("${ablation_arms[@]}")
+  [ "$rehearsal" = 1 ] && arms=("${ablation_arms[0]}" "${ablation_arms[5]}")
+  mkdir -p "$out" "$runs"
+  use_machine_libtorch
+  unpack_photos "$carry/data/train" "$photos"
+  unpack_photos "$carry/data/valid" "$valid"
+  local threads=$(($(nproc) / ${#arms[@]}))
+  [ "$threads" -ge 1 ] || threads=1
+  local arm name pids=()
+  # All arms side by side on the one GPU, for the same wall time.
+  for arm in "${arms[@]}"; do
+    name=${arm%%:*}
+    # shellcheck disable=SC2086  # the options split into words
+    train_run "$runs/$name" "$out/ablation-$name.log" "$seconds" "$percent" "$threads" "$photos" \
+      ${arm#*:} > "$out/ablation-$name.console" 2>&1 &
+    pids+=($!)
+  done
+  wait "${pids[@]}" || true
+  # Validation of each arm's final moving average, also side by side.
+  pids=()
+  for arm in "${arms[@]}"; do
+    name=${arm%%:*}
+    [ -f "$runs/$name/nic-gpu.safetensors" ] || continue
+    timeout 300 "$carry/bin/nic-train" --validate "$runs/$name/nic-gpu.safetensors" --valid "$valid" \
+      --device "$device" --threads "$threads" > "$out/validate-$name.log" 2>&1 &
+    pids+=($!)
+  done
+  wait "${pids[@]}" || true
+  local table=() steps
+  for arm in "${arms[@]}"; do
+    name=${arm%%:*}
+    grep -q "validation (" "$out/validate-$name.log" 2>/dev/null && table+=("$name=$out/validate-$name.log")
+  done
+  {
+    echo "# ablation, $(date -u +%FT%TZ): ${#arms[@]} arms for ${seconds} s each (${percent}% at lr 1e-4), $(ls "$valid" | wc -l) validation photos, device $device"
+    for arm in "${arms[@]}"; do
+      name=${arm%%:*}
+      steps=$(grep -oE '^step [0-9]+ +[0-9.]+ steps/s' "$out/ablation-$name.log" 2>/dev/null | tail -n 1)
+      echo "$name (${arm#*:}): last ${steps:-no progress line}; $(grep -m1 '^parameters' "$out/ablation-$name.log" 2>/dev/null)"
+    done
+    [ ${#table[@]} -gt 0 ] && python3 bench/validation_bd.py "${table[@]}"
+  } 2>&1 | tee "$out/ablation.txt"
+  # The arms' weights, best BD-rate first, as many as fit.
+  python3 bench/validation_bd.py "${table[@]}" 2>/dev/null | tail -n +2 | sort -t'|' -k4,4g | cut -d' ' -f1 \
+    | while read -r name; do bring_back "$runs/$name/nic-gpu.safetensors" "ablation-$name.safetensors"; done
   ls -l "$out"
 }
 
@@ -240,5 +345,6 @@ case "${1:-}" in
   prepare) prepare ;;
   run) run ;;
   train) shift; train "$@" ;;
-  *) echo "usage: scripts/gpu-check.sh prepare|run|train SECONDS [PERCENT [OPTIONS]] (see the comment at its top)" >&2; exit 2 ;;
+  ablation) shift; ablation "$@" ;;
+  *) echo "usage: scripts/gpu-check.sh prepare|run|train SECONDS [PERCENT [OPTIONS]]|ablation SECONDS [PERCENT] (see the comment at its top)" >&2; exit 2 ;;
 esac
