@@ -38,6 +38,25 @@ TEST(LatentDistribution, BinsSumToOneAndShapeChangesThePeak) {
             nic::latent_likelihood(zero, sigma, 2.0).item<double>());
 }
 
+// Training's gradients stay finite everywhere, also where a value sits exactly on a bin edge
+// (|s| = 0.5: the inner edge at zero) or in the centre; one NaN would end a run.
+TEST(LatentDistribution, GradientsAreFiniteOnBinEdges) {
+  for (auto dtype : {torch::kFloat32, torch::kFloat64}) {
+    torch::Tensor s =
+        torch::tensor({-1.5, -0.5, 0.0, 0.5, 0.25, 1.5, 7.0, 300.0}, dtype).requires_grad_(true);
+    torch::Tensor sigma =
+        torch::tensor({0.11, 0.5, 1.0, 2.0, 0.3, 8.0, 1.0, 0.2}, dtype).requires_grad_(true);
+    for (double beta : {1.0, 1.5, 2.0}) {
+      SCOPED_TRACE("beta " + std::to_string(beta));
+      s.mutable_grad() = torch::Tensor();
+      sigma.mutable_grad() = torch::Tensor();
+      nic::bits_per_item(nic::latent_likelihood(s, sigma, beta).unsqueeze(0)).sum().backward();
+      EXPECT_TRUE(torch::isfinite(s.grad()).all().item<bool>()) << s.grad();
+      EXPECT_TRUE(torch::isfinite(sigma.grad()).all().item<bool>()) << sigma.grad();
+    }
+  }
+}
+
 TEST(LatentDistribution, TablesFollowTheLadderAndRoundTrip) {
   for (double beta : {1.5, 2.0}) {
     SCOPED_TRACE("beta " + std::to_string(beta));

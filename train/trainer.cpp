@@ -75,6 +75,7 @@ struct Trainer::Progress {
   std::vector<int64_t> count;
   Clock::time_point since = Clock::now();
   int64_t steps = 0;
+  int64_t skipped = 0;  // steps whose gradient was not finite
 };
 
 Trainer::Trainer(const TrainOptions& options)
@@ -345,8 +346,14 @@ void Trainer::step_once(double lr, std::mt19937_64& rng, const torch::Tensor& la
   optimizer_->zero_grad();
   loss.backward();
   if (data_parallel_) data_parallel_->average_gradients(model_->parameters());
-  torch::nn::utils::clip_grad_norm_(model_->parameters(), 1.0);
-  optimizer_->step();
+  // A gradient that is not finite anywhere (a NaN, an overflow) skips the update: one such step
+  // would turn every weight into NaN and end the run. Data-parallel processes average first, so
+  // they all skip the same steps.
+  const double norm = torch::nn::utils::clip_grad_norm_(model_->parameters(), 1.0);
+  if (std::isfinite(norm))
+    optimizer_->step();
+  else
+    ++progress.skipped;
   if (masks_) masks_->decay(step_ + 1 - optimizer_start_);
   if (ema_) {
     // A shorter average while the optimizer state is young, so that a new run's average does
@@ -360,6 +367,7 @@ void Trainer::step_once(double lr, std::mt19937_64& rng, const torch::Tensor& la
   auto a = anchor.cpu();
   auto m = mse.detach().cpu(), b = bpp.detach().cpu(), l = loss_items.detach().cpu();
   for (int64_t i = 0; i < a.size(0); ++i) {
+    if (!std::isfinite(l[i].item<double>())) continue;
     const size_t k = size_t(a[i].item<int64_t>());
     progress.mse[k] += m[i].item<double>();
     progress.bpp[k] += b[i].item<double>();
@@ -389,6 +397,8 @@ void Trainer::report(Progress& p, double lr) {
     p.mse[k] = p.bpp[k] = p.loss[k] = 0;
     p.count[k] = 0;
   }
+  if (p.skipped) line << "  | skipped " << p.skipped << " steps (gradient not finite)";
+  p.skipped = 0;
   if (masks_) {
     line.precision(4);
     const ChannelMasksImpl::MaskStatistics stats = masks_->statistics();
