@@ -174,7 +174,7 @@ run() {
       echo "## ffmpeg -c:v nic on $device, precision $precision, pipeline $pipeline (bench/ffmpeg-fps.sh, $fps_frames frames)"
       FFMPEG="$carry/bin/ffmpeg" NIC_BENCH_DEVICE=$device NIC_BENCH_PRECISION=$precision NIC_BENCH_PIPELINE=$pipeline \
         NIC_BENCH_PHOTO="$NIC_SAMPLE_IMAGE" timeout 200 bash "$carry/ffmpeg-fps.sh" "$fps_frames" $fps_sizes 2>&1 \
-        || echo "ffmpeg-fps on $device ($precision): failed ($?)"
+        || echo "ffmpeg-fps on $device ($precision, pipeline $pipeline): failed ($?)"
       echo
     done
   } 2>&1 | tee "$report"
@@ -321,11 +321,12 @@ ablation() {
     pids+=($!)
   done
   wait "${pids[@]}" || true
-  local table=() steps
+  local table=() steps rates=""
   for arm in "${arms[@]}"; do
     name=${arm%%:*}
     grep -q "validation (" "$out/validate-$name.log" 2>/dev/null && table+=("$name=$out/validate-$name.log")
   done
+  [ ${#table[@]} -gt 0 ] && rates=$(python3 bench/validation_bd.py "${table[@]}" 2>&1)
   {
     echo "# ablation, $(date -u +%FT%TZ): ${#arms[@]} arms for ${seconds} s each (${percent}% at lr 1e-4), $(ls "$valid" | wc -l) validation photos, device $device"
     for arm in "${arms[@]}"; do
@@ -333,10 +334,10 @@ ablation() {
       steps=$(grep -oE '^step [0-9]+ +[0-9.]+ steps/s' "$out/ablation-$name.log" 2>/dev/null | tail -n 1)
       echo "$name (${arm#*:}): last ${steps:-no progress line}; $(grep -m1 '^parameters' "$out/ablation-$name.log" 2>/dev/null)"
     done
-    [ ${#table[@]} -gt 0 ] && python3 bench/validation_bd.py "${table[@]}"
+    echo "$rates"
   } 2>&1 | tee "$out/ablation.txt"
-  # The arms' weights, best BD-rate first, as many as fit.
-  python3 bench/validation_bd.py "${table[@]}" 2>/dev/null | tail -n +2 | sort -t'|' -k4,4g | cut -d' ' -f1 \
+  # The arms' weights, best BD-rate against the unchanged arm first, as many as fit.
+  [ ${#table[@]} -gt 0 ] && tail -n +2 <<< "$rates" | sort -t'|' -k4,4g | cut -d' ' -f1 \
     | while read -r name; do bring_back "$runs/$name/nic-gpu.safetensors" "ablation-$name.safetensors"; done
   ls -l "$out"
 }
