@@ -107,10 +107,10 @@ double gg_alpha_per_sigma(double beta) {
 // power's is zero, and their product, NaN, would poison a training step (a noisy latent lands
 // exactly on 0.5 every few thousand steps). Off zero the edge's mass is unchanged to 1e-12.
 torch::Tensor gg_bin_mass(const torch::Tensor& v, const torch::Tensor& alpha, double beta) {
-  const double a = 1.0 / beta;
-  torch::Tensor q_lo = torch::igammac(torch::full_like(v, a),
-                                      torch::pow(((v - 0.5).abs() / alpha).clamp_min(1e-12), beta));
-  torch::Tensor q_hi = torch::igammac(torch::full_like(v, a), torch::pow((v + 0.5) / alpha, beta));
+  const torch::Tensor shape = torch::full_like(v, 1.0 / beta);
+  torch::Tensor q_lo =
+      torch::igammac(shape, torch::pow(((v - 0.5).abs() / alpha).clamp_min(1e-12), beta));
+  torch::Tensor q_hi = torch::igammac(shape, torch::pow((v + 0.5) / alpha, beta));
   return torch::where(v >= 0.5, 0.5 * (q_lo - q_hi), 1.0 - 0.5 * (q_lo + q_hi));
 }
 
