@@ -7,7 +7,7 @@
 # RUN/train.log (nic-train's own) and RUN/console.log.
 # usage: [INIT=weights.safetensors] scripts/train-default.sh [RUN_DIR] [TARGET_STEP] [extra nic-train options...]
 #   follow: tail -f RUN_DIR/train.log     stop (checkpoints first): pkill -TERM -f nic-train
-#   export: build/train/nic-train --run RUN_DIR --export models/nic-default.safetensors
+#   export: build/train/nic-train --run RUN_DIR --export models/nic-default.safetensors --export-float16
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run=${1:-/work/runs/v2}

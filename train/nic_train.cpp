@@ -61,6 +61,8 @@ void usage() {
       "  --widen-latents-to N    with --init-from: the same with N latent channels (new latents\n"
       "                          start as quiet copies of old ones; train/widening.h)\n"
       "  --export PATH           write the run's current weights as safetensors and exit\n"
+      "  --export-float16        with --export: store the large float tensors as float16 (half\n"
+      "                          the file; what ships; model/weights.h)\n"
       "  --validate WEIGHTS      code the --valid photos with a weights file as a run's\n"
       "                          validation does (same line, same settings), print it and exit");
 }
@@ -98,6 +100,7 @@ constexpr int64_t kMaxSteps = int64_t(1) << 40;
 int main(int argc, char** argv) {
   nic::TrainOptions opt;
   std::string export_path, validate_path;
+  bool export_float16 = false;
   try {
     for (int i = 1; i < argc; ++i) {
       const std::string arg = argv[i];
@@ -164,6 +167,8 @@ int main(int argc, char** argv) {
         opt.no_context_scales = true;
       else if (arg == "--export")
         export_path = value();
+      else if (arg == "--export-float16")
+        export_float16 = true;
       else if (arg == "--validate")
         validate_path = value();
       else if (arg == "--widen-to")
@@ -199,9 +204,12 @@ int main(int argc, char** argv) {
       std::puts(nic::validate_weights(validate_path, opt.valid, opt.threads, opt.device).c_str());
       return 0;
     }
+    if (export_float16 && export_path.empty())
+      throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "--export-float16 goes with --export PATH");
     nic::Trainer trainer(opt);
     if (!export_path.empty())
-      trainer.export_weights(export_path);
+      trainer.export_weights(
+          export_path, export_float16 ? nic::FloatStorage::kFloat16 : nic::FloatStorage::kFloat32);
     else
       trainer.train();
     return 0;

@@ -246,10 +246,11 @@ ImageCodecModel Trainer::shipped() {
   return ema_ ? ema_ : model_;
 }
 
-void Trainer::export_weights(const std::string& path) {
+void Trainer::export_weights(const std::string& path, FloatStorage storage) {
   ImageCodecModel weights = shipped();
-  save_weights(path, weights, {{"nic.training_steps", std::to_string(step_)}});
-  log("exported step " + std::to_string(step_) + " (" +
+  save_weights(path, weights, {{"nic.training_steps", std::to_string(step_)}}, storage);
+  log("exported step " + std::to_string(step_) +
+      (storage == FloatStorage::kFloat16 ? " in float16" : "") + " (" +
       (masks_ ? "student"
        : ema_ ? "moving average"
               : "weights") +

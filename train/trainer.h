@@ -18,6 +18,7 @@
 #include "channel_masks.h"
 #include "model/config.h"
 #include "model/image_codec_model.h"
+#include "model/weights.h"
 #include "training_data.h"
 
 namespace nic {
@@ -73,7 +74,7 @@ class Trainer {
   ~Trainer();
 
   // Writes what the run ships (the moving average, else the weights) as a weights file.
-  void export_weights(const std::string& path);
+  void export_weights(const std::string& path, FloatStorage storage = FloatStorage::kFloat32);
   // Trains until options.steps or a stop request (SIGINT, SIGTERM: checkpoints first).
   // Data-parallel (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT; train/data_parallel.h): every
   // process reads the same run folder and trains its share of each batch; only the main process

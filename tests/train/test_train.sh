@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # nic-train as a user runs it, on a tiny model: train with validation, stop and resume from the
-# checkpoint, export, code with the export, start a run from it with other rate anchors, and the
-# error paths (exit status 1 with a message).
+# checkpoint, export (also in float16), code with the export, start a run from it with other rate
+# anchors, and the error paths (exit status 1 with a message).
 # usage: test_train.sh NIC_TRAIN NIC_CLI SAMPLE_PNG
 set -u
 train=$1 nic=$2 sample=$3
@@ -55,6 +55,48 @@ grep -q "step 2 -> 4" "$log" && grep -q "^step 4 " "$log" && ok || bad "resume d
 "$nic" encode "$sample" -o "$tmp/a.nic" --qp 30 --model "$tmp/a.safetensors" >/dev/null \
   && "$nic" decode "$tmp/a.nic" -o "$tmp/a.png" --model "$tmp/a.safetensors" >/dev/null && ok \
   || bad "round trip with the exported weights"
+
+# --export-float16 (what ships): the large float tensors as float16, the rest as before; the
+# codec reads it and codes the photo as the float32 export does, up to the rounding.
+"$train" --run "$tmp/run" --export "$tmp/a16.safetensors" --export-float16 >/dev/null 2>&1 && ok \
+  || bad "export in float16"
+python3 - "$tmp/a.safetensors" "$tmp/a16.safetensors" <<'EOF' && ok || bad "float16 export's tensors"
+import json, struct, sys
+def load(path):
+    data = open(path, "rb").read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    del header["__metadata__"]
+    out = {}
+    for name, v in header.items():
+        begin, end = v["data_offsets"]
+        code = {"F32": "f", "F16": "e", "I32": "i"}[v["dtype"]]
+        count = (end - begin) // struct.calcsize(code)
+        out[name] = (v["dtype"], struct.unpack("<%d%s" % (count, code), data[8 + n + begin:8 + n + end]))
+    return out
+f32, f16 = load(sys.argv[1]), load(sys.argv[2])
+assert f32.keys() == f16.keys()
+halves = [k for k in f16 if f16[k][0] == "F16"]
+assert halves, "no float16 tensor"
+for k, (dtype, values) in f16.items():
+    if dtype == "F16":
+        assert f32[k][0] == "F32" and len(values) >= 1024, k
+        scale = max(abs(v) for v in f32[k][1]) or 1.0
+        assert max(abs(a - b) for a, b in zip(values, f32[k][1])) <= scale / 1024, k
+    else:
+        assert f32[k] == (dtype, values), k  # integer parts and small tensors: unchanged
+EOF
+size32=$(stat -c %s "$tmp/a.safetensors") size16=$(stat -c %s "$tmp/a16.safetensors")
+[ $((size16 * 10)) -lt $((size32 * 7)) ] && ok || bad "float16 export is $size16 bytes against $size32"
+"$nic" encode "$sample" -o "$tmp/a16.nic" --qp 30 --model "$tmp/a16.safetensors" >/dev/null \
+  && "$nic" decode "$tmp/a16.nic" -o "$tmp/a16.png" --model "$tmp/a16.safetensors" >/dev/null && ok \
+  || bad "round trip with the float16 weights"
+bytes32=$(stat -c %s "$tmp/a.nic") bytes16=$(stat -c %s "$tmp/a16.nic")
+psnr32=$("$nic" psnr "$sample" "$tmp/a.png") psnr16=$("$nic" psnr "$sample" "$tmp/a16.png")
+python3 -c "import sys; a, b, p, q = map(float, sys.argv[1:]); sys.exit(abs(a - b) > 0.02 * a or abs(p - q) > 0.1)" \
+  "$bytes32" "$bytes16" "$psnr32" "$psnr16" && ok \
+  || bad "float16 weights code differently: $bytes16 bytes, $psnr16 dB against $bytes32, $psnr32 dB"
+expect_fail "--export-float16 alone" "goes with --export" "$train" --run "$tmp/run" --export-float16
 
 # Training in bfloat16 (the float networks under autocast), from the exported weights.
 "$train" --run "$tmp/bf" --init-from "$tmp/a.safetensors" "${tiny[@]}" --steps 6 --validate-every 0 \

@@ -21,6 +21,9 @@ TensorBlob blob_from_tensor(const torch::Tensor& t) {
     case torch::kFloat32:
       blob.dtype = "F32";
       break;
+    case torch::kFloat16:
+      blob.dtype = "F16";
+      break;
     case torch::kInt32:
       blob.dtype = "I32";
       break;
@@ -48,18 +51,22 @@ class WeightsReader {
     auto it = file_.tensors.find(key);
     require(it != file_.tensors.end(), NIC_ERROR_MODEL, name_ + ": missing tensor '" + key + "'");
     const TensorBlob& blob = it->second;
+    // Float parameters may be stored as float16 (FloatStorage::kFloat16).
+    const bool half = type == torch::kFloat32 && blob.dtype == "F16";
     const char* want = type == torch::kFloat32 ? "F32" : "I32";
-    require(blob.dtype == want, NIC_ERROR_MODEL,
-            name_ + ": tensor '" + key + "' is " + blob.dtype + ", expected " + want);
+    require(blob.dtype == want || half, NIC_ERROR_MODEL,
+            name_ + ": tensor '" + key + "' is " + blob.dtype + ", expected " + want +
+                (type == torch::kFloat32 ? " or F16" : ""));
     if (!expected_shape.empty()) {
       require(blob.shape == expected_shape, NIC_ERROR_MODEL,
               name_ + ": tensor '" + key + "' has the wrong shape for this architecture");
     }
-    torch::Tensor t = torch::empty(blob.shape, torch::TensorOptions().dtype(type));
+    torch::Tensor t =
+        torch::empty(blob.shape, torch::TensorOptions().dtype(half ? torch::kFloat16 : type));
     require(size_t(t.numel() * t.element_size()) == blob.bytes.size(), NIC_ERROR_MODEL,
             name_ + ": tensor '" + key + "' has a bad size");
     if (!blob.bytes.empty()) std::memcpy(t.data_ptr(), blob.bytes.data(), blob.bytes.size());
-    return t;
+    return half ? t.to(torch::kFloat32) : t;
   }
 
   std::vector<int32_t> ints(const std::string& key) const {
@@ -146,14 +153,20 @@ std::vector<int32_t> to_units(const torch::Tensor& log2_values) {
 }  // namespace
 
 SafetensorsFile export_weights(ImageCodecModel& model,
-                               const std::map<std::string, std::string>& metadata) {
+                               const std::map<std::string, std::string>& metadata,
+                               FloatStorage storage) {
   torch::NoGradGuard no_grad;
   SafetensorsFile file;
   file.metadata = metadata;
   file.metadata[kFormatKey] = kFormatVersion;
   file.metadata[kConfigKey] = model->config.to_json();
   for (const auto& p : model->named_parameters()) {
-    file.tensors[p.key()] = blob_from_tensor(p.value().to(torch::kFloat32));
+    torch::Tensor value = p.value().to(torch::kCPU, torch::kFloat32);
+    // float16 where the tensor is large and every value fits float16's range.
+    if (storage == FloatStorage::kFloat16 && value.numel() >= kMinFloat16Values &&
+        value.abs().max().item<float>() < 65504.0f)
+      value = value.to(torch::kFloat16);
+    file.tensors[p.key()] = blob_from_tensor(value);
   }
   add_integer_net(file, "codec.scale_net", model->scale_net->export_integer());
   for (size_t s = 0; s < model->context_scales.size(); ++s)
@@ -167,8 +180,8 @@ SafetensorsFile export_weights(ImageCodecModel& model,
 }
 
 void save_weights(const std::string& path, ImageCodecModel& model,
-                  const std::map<std::string, std::string>& metadata) {
-  write_safetensors(path, export_weights(model, metadata));
+                  const std::map<std::string, std::string>& metadata, FloatStorage storage) {
+  write_safetensors(path, export_weights(model, metadata, storage));
 }
 
 CodecWeights load_weights_from_memory(const std::vector<uint8_t>& bytes, torch::Device device,

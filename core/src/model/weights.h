@@ -18,11 +18,21 @@
 
 namespace nic {
 
+// How a weights file stores the float parameters. kFloat16 stores those of
+// kMinFloat16Values values or more (the convolutions, where the bytes are) as float16: half the
+// file, at a relative rounding of 2^-11 per weight; the small ones (biases, rate parameters,
+// priors) stay float32. Readers turn float16 back into float32. Parsing is unaffected: it rests
+// on the integer parts.
+enum class FloatStorage { kFloat32, kFloat16 };
+constexpr int64_t kMinFloat16Values = 1024;
+
 // Exports model (trained form) into a weights file.
 SafetensorsFile export_weights(ImageCodecModel& model,
-                               const std::map<std::string, std::string>& metadata);
+                               const std::map<std::string, std::string>& metadata,
+                               FloatStorage storage = FloatStorage::kFloat32);
 void save_weights(const std::string& path, ImageCodecModel& model,
-                  const std::map<std::string, std::string>& metadata);
+                  const std::map<std::string, std::string>& metadata,
+                  FloatStorage storage = FloatStorage::kFloat32);
 
 // What the codec needs, loaded from a weights file.
 struct CodecWeights {
