@@ -7,22 +7,8 @@ set -u
 train=$1 nic=$2 sample=$3
 . "$(dirname "$0")/../checks.sh"
 
-# From a safetensors file: the float32 tensor NAME as space-separated numbers, or with
-# "config" the anchor lambdas of the model config in its metadata.
-read_weights() {
-  python3 - "$1" "$2" <<'EOF'
-import json, struct, sys
-data = open(sys.argv[1], "rb").read()
-n = struct.unpack("<Q", data[:8])[0]
-header = json.loads(data[8:8 + n])
-if sys.argv[2] == "config":
-    print(json.loads(header["__metadata__"]["nic.config"])["anchor_lambdas"])
-else:
-    begin, end = header[sys.argv[2]]["data_offsets"]
-    raw = data[8 + n + begin:8 + n + end]
-    print(" ".join("%.6f" % v for v in struct.unpack("<%df" % (len(raw) // 4), raw)))
-EOF
-}
+# Reads of the weights files (safetensors_check.py: config, tensor, float16, data-parallel).
+weights() { python3 "$(dirname "$0")/safetensors_check.py" "$@"; }
 
 mkdir -p "$tmp/data"
 cp "$sample" "$tmp/data/a.png"
@@ -60,32 +46,7 @@ grep -q "step 2 -> 4" "$log" && grep -q "^step 4 " "$log" && ok || bad "resume d
 # codec reads it and codes the photo as the float32 export does, up to the rounding.
 "$train" --run "$tmp/run" --export "$tmp/a16.safetensors" --export-float16 >/dev/null 2>&1 && ok \
   || bad "export in float16"
-python3 - "$tmp/a.safetensors" "$tmp/a16.safetensors" <<'EOF' && ok || bad "float16 export's tensors"
-import json, struct, sys
-def load(path):
-    data = open(path, "rb").read()
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    del header["__metadata__"]
-    out = {}
-    for name, v in header.items():
-        begin, end = v["data_offsets"]
-        code = {"F32": "f", "F16": "e", "I32": "i"}[v["dtype"]]
-        count = (end - begin) // struct.calcsize(code)
-        out[name] = (v["dtype"], struct.unpack("<%d%s" % (count, code), data[8 + n + begin:8 + n + end]))
-    return out
-f32, f16 = load(sys.argv[1]), load(sys.argv[2])
-assert f32.keys() == f16.keys()
-halves = [k for k in f16 if f16[k][0] == "F16"]
-assert halves, "no float16 tensor"
-for k, (dtype, values) in f16.items():
-    if dtype == "F16":
-        assert f32[k][0] == "F32" and len(values) >= 1024, k
-        scale = max(abs(v) for v in f32[k][1]) or 1.0
-        assert max(abs(a - b) for a, b in zip(values, f32[k][1])) <= scale / 1024, k
-    else:
-        assert f32[k] == (dtype, values), k  # integer parts and small tensors: unchanged
-EOF
+weights float16 "$tmp/a.safetensors" "$tmp/a16.safetensors" && ok || bad "float16 export's tensors"
 size32=$(stat -c %s "$tmp/a.safetensors") size16=$(stat -c %s "$tmp/a16.safetensors")
 [ $((size16 * 10)) -lt $((size32 * 7)) ] && ok || bad "float16 export is $size16 bytes against $size32"
 "$nic" encode "$sample" -o "$tmp/a16.nic" --qp 30 --model "$tmp/a16.safetensors" >/dev/null \
@@ -111,10 +72,10 @@ grep -q "step 4 -> 6, .*precision bfloat16" "$tmp/bf/train.log" \
   "${tiny[@]}" --steps 5 --validate-every 0 >"$tmp/out" 2>&1 && ok || bad "init with new anchors: $(cat "$tmp/out")"
 grep -q "rate anchors differ" "$tmp/run2/train.log" && ok || bad "no note of the new anchors"
 "$train" --run "$tmp/run2" --export "$tmp/b.safetensors" >/dev/null 2>&1 && ok || bad "export run2"
-lambdas=$(read_weights "$tmp/b.safetensors" config)
+lambdas=$(weights config "$tmp/b.safetensors")
 [ "$lambdas" = "[0.027, 0.012, 0.005, 0.0005]" ] && ok || bad "config of the new anchors: $lambdas"
-read -r -a old <<<"$(read_weights "$tmp/a.safetensors" q_anchor_log2)"
-read -r -a new <<<"$(read_weights "$tmp/b.safetensors" q_anchor_log2)"
+read -r -a old <<<"$(weights tensor "$tmp/a.safetensors" q_anchor_log2)"
+read -r -a new <<<"$(weights tensor "$tmp/b.safetensors" q_anchor_log2)"
 awk -v o="${old[*]:0:3}" -v n="${new[*]:0:3}" 'BEGIN {
   split(o, a); split(n, b); for (i = 1; i <= 3; ++i) if (a[i] - b[i] > 1e-4 || b[i] - a[i] > 1e-4) exit 1 }' \
   && ok || bad "kept anchors changed: ${old[*]} -> ${new[*]}"
@@ -204,25 +165,8 @@ unset MASTER_ADDR MASTER_PORT WORLD_SIZE
 grep -q "data-parallel over 2 processes" "$tmp/dp-two/train.log" && ok || bad "no data-parallel note in the log"
 [ ! -s "$tmp/out1" ] && ok || bad "rank 1 wrote output: $(cat "$tmp/out1")"
 "$train" --run "$tmp/dp-two" --export "$tmp/dp-two.safetensors" >/dev/null 2>&1 && ok || bad "export dp-two"
-python3 - "$tmp/dp-start.safetensors" "$tmp/dp-one.safetensors" "$tmp/dp-two.safetensors" <<'EOF' \
+weights data-parallel "$tmp/dp-start.safetensors" "$tmp/dp-one.safetensors" "$tmp/dp-two.safetensors" \
   && ok || bad "data-parallel weights differ from one process's"
-import json, struct, sys
-def load(path):
-    data = open(path, "rb").read()
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    out = {}
-    for name, v in header.items():
-        if name != "__metadata__" and v["dtype"] == "F32":
-            begin, end = v["data_offsets"]
-            out[name] = struct.unpack("<%df" % ((end - begin) // 4), data[8 + n + begin:8 + n + end])
-    return out
-start, one, two = (load(p) for p in sys.argv[1:])
-def worst(a, b): return max(max(abs(x - y) for x, y in zip(a[k], b[k])) for k in a)
-moved, apart = worst(start, one), worst(one, two)
-print("weights moved by up to %.3g in 3 steps; one vs two processes: %.3g" % (moved, apart))
-sys.exit(0 if moved > 1e-3 and apart < 1e-5 else 1)
-EOF
 expect_fail "batch that does not split" "does not split" env WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 \
   MASTER_PORT=1 "$train" --run "$tmp/dp-bad" "${dp[@]}" --batch 3
 

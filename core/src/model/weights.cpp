@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <future>
+#include <limits>
 
 #include "common/error.h"
 #include "io/file_bytes.h"
@@ -164,7 +165,7 @@ SafetensorsFile export_weights(ImageCodecModel& model,
     torch::Tensor value = p.value().to(torch::kCPU, torch::kFloat32);
     // float16 where the tensor is large and every value fits float16's range.
     if (storage == FloatStorage::kFloat16 && value.numel() >= kMinFloat16Values &&
-        value.abs().max().item<float>() < 65504.0f)
+        value.abs().max().item<float>() < static_cast<float>(std::numeric_limits<c10::Half>::max()))
       value = value.to(torch::kFloat16);
     file.tensors[p.key()] = blob_from_tensor(value);
   }
