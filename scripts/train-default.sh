@@ -8,6 +8,7 @@
 # usage: [INIT=weights.safetensors] scripts/train-default.sh [RUN_DIR] [TARGET_STEP] [extra nic-train options...]
 #   follow: tail -f RUN_DIR/train.log     stop (checkpoints first): pkill -TERM -f nic-train
 #   export: build/train/nic-train --run RUN_DIR --export models/nic-default.safetensors --export-float16
+#   a candidate to ship, decayed and validated: scripts/decay-copy.sh RUN_DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run=${1:-/work/runs/v2}
@@ -24,13 +25,10 @@ fi
 mkdir -p "$run"
 # The trainer runs from a copy in the run folder, so that rebuilding the tree cannot touch it.
 cp build/train/nic-train "$run/nic-train"
-# Where the CPU multiplies bfloat16 natively (AVX512-BF16 or AMX), the float networks train in
-# bfloat16: 1.8x the steps per second here, the same RD after 800 steps (docs/design.md).
-precision=float32
-grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo && precision=bfloat16
-# The recipe (scripts/default-recipe.sh) with batch 2 and validation every 4000 steps
-# (all 24 photos at 7 qps, twice: about 10 minutes on 2 cores).
+# The recipe (scripts/default-recipe.sh) in the CPU's training precision, with batch 2 and
+# validation every 4000 steps (all 24 photos at 7 qps, twice: about 10 minutes on 2 cores).
 source scripts/default-recipe.sh
+precision=$(cpu_training_precision)
 nohup "$run/nic-train" --run "$run" --init-from "$init" "${default_recipe[@]}" \
   --steps "$steps" --batch 2 --warmup-steps 500 --log-every 100 \
   --validate-every 4000 --precision "$precision" "$@" >>"$run/console.log" 2>&1 &
