@@ -24,7 +24,8 @@ if pgrep -f "^$run/nic-train" >/dev/null; then
   echo "$0: a trainer is running on $run; stop it first (kill -TERM its pid: it checkpoints)" >&2
   exit 1
 fi
-[ -x build/train/nic-train ] || { [ -d build ] || meson setup build >/dev/null; ninja -C build train/nic-train; }
+source scripts/default-recipe.sh
+build_trainer_if_missing
 trainer=build/train/nic-train
 
 # The step the run stopped at is in its export's metadata.
@@ -41,7 +42,6 @@ mv "$undecayed" "$out/undecayed-$step.safetensors"
 cp "$run/checkpoint.pt" "$run/config.json" "$out/"
 cp "$trainer" "$out/nic-train"
 
-source scripts/default-recipe.sh
 echo "decay-copy: $run step $step -> $target at lr/10 in $out (log: $out/train.log)"
 "$out/nic-train" --run "$out" "${default_recipe[@]}" --steps "$target" --lr-decay-at "$step" \
   --batch 2 --log-every 100 --validate-every 0 --precision "$(cpu_training_precision)" \

@@ -1,7 +1,8 @@
 # The default model's training recipe (models/README.md), sourced by scripts/train-default.sh
 # (the CPU, in the background), scripts/decay-copy.sh (the final decay) and scripts/gpu-check.sh
 # train (a borrowed GPU): the architecture, the eight rate anchors, the crop and the learning
-# rate. Each adds its own batch, warmup and logging.
+# rate. Each adds its own batch, warmup and logging. The two CPU scripts also share the helpers
+# below.
 # shellcheck shell=bash
 # The scripts that source this file use default_recipe; its commas separate rate anchors.
 # shellcheck disable=SC2034,SC2054
@@ -13,4 +14,11 @@ default_recipe=(--architecture nic-evc-2 --anchor-lambdas 0.3,0.13,0.06,0.027,0.
 # (docs/design.md); float32 elsewhere.
 cpu_training_precision() {
   if grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then echo bfloat16; else echo float32; fi
+}
+
+# Builds the trainer if this tree has none yet (a fresh clone runs the training scripts first).
+build_trainer_if_missing() {
+  [ -x build/train/nic-train ] && return
+  [ -d build ] || meson setup build >/dev/null
+  ninja -C build train/nic-train
 }

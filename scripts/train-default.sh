@@ -21,13 +21,13 @@ if head -c 8192 "$shipped" | grep -aq 'nic-evc-2' || [ ! -f "$shared_init" ]; th
 else
   init=${INIT:-$shared_init}
 fi
-[ -x build/train/nic-train ] || { [ -d build ] || meson setup build >/dev/null; ninja -C build train/nic-train; }
+source scripts/default-recipe.sh
+build_trainer_if_missing
 mkdir -p "$run"
 # The trainer runs from a copy in the run folder, so that rebuilding the tree cannot touch it.
 cp build/train/nic-train "$run/nic-train"
 # The recipe (scripts/default-recipe.sh) in the CPU's training precision, with batch 2 and
 # validation every 4000 steps (all 24 photos at 7 qps, twice: about 10 minutes on 2 cores).
-source scripts/default-recipe.sh
 precision=$(cpu_training_precision)
 nohup "$run/nic-train" --run "$run" --init-from "$init" "${default_recipe[@]}" \
   --steps "$steps" --batch 2 --warmup-steps 500 --log-every 100 \
