@@ -99,6 +99,9 @@ class ContextHolder {
     o.device = device;
     status_ = nic_context_create(&o, &context_);
   }
+  explicit ContextHolder(const NicOptions& options) {
+    status_ = nic_context_create(&options, &context_);
+  }
   ~ContextHolder() { nic_context_destroy(context_); }
   NicStatus status() const { return status_; }
   NicContext* get() const { return context_; }

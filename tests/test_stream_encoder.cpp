@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -214,19 +215,33 @@ TEST(StreamEncoderFailures, AFailedFrameIsReportedAndTheStreamGoesOn) {
   const uint32_t side = 4096;
   const std::vector<uint8_t> large = synthetic_image(side, side);
   const std::vector<uint8_t> small = synthetic_image(kWidth, kHeight);
+  const std::string model = test_model_path();
   const int status = exit_status_in_child([&] {
-    ContextHolder one_thread(test_model_path(), 1);
-    if (one_thread.status() != NIC_OK) return 3;
-    Encoder e(one_thread.get(), nullptr, 1);
+    // One thread, and frames coded as one tile: the allocation that fails is the large frame's
+    // first tensor (hundreds of MB), not whichever small one happens to meet the cap.
+    NicOptions o;
+    nic_options_init(&o);
+    o.model_path = model.c_str();
+    o.threads = 1;
+    o.tile_pixels = uint64_t(side) * side;
+    const ContextHolder one_tile(o);
+    if (one_tile.status() != NIC_OK) return 3;
+    Encoder e(one_tile.get(), nullptr, 1);
     if (e.status != NIC_OK) return 3;
+    // Frame 1, flushed: the worker is idle when the address space is capped, and nothing is
+    // coded while it analyses the large frame.
     if (send(e.encoder, &small, 20.0f, 1).status != NIC_OK) return 4;
+    const Output first = send(e.encoder, nullptr, 0, 0);
+    if (first.status != NIC_OK || first.coded.user_data != 1) return 4;
     // 64 MB more: room for the copy of the large frame (48 MB), not for its analysis.
     if (!cap_address_space(uint64_t(64) << 20)) return 2;
-    const Output first = send(e.encoder, &large, 20.0f, 2, side, side);  // returns frame 1
-    if (first.status != NIC_OK || first.coded.user_data != 1) return 5;
+    if (send(e.encoder, &large, 20.0f, 2, side, side).status != NIC_OK) return 5;
     const Output failed = send(e.encoder, &small, 20.0f, 3);  // would return frame 2
     const bool message = std::strstr(nic_last_error(), "out of memory") != nullptr;
-    if (failed.status != NIC_ERROR_OUT_OF_MEMORY || !message || !failed.bytes.empty()) return 6;
+    if (failed.status != NIC_ERROR_OUT_OF_MEMORY || !message || !failed.bytes.empty()) {
+      std::fprintf(stderr, "frame 2: status %d: %s\n", int(failed.status), nic_last_error());
+      return 6;
+    }
     const Output last = send(e.encoder, nullptr, 0, 0);  // frame 3 went in all the same
     if (last.status != NIC_OK || last.coded.user_data != 3 || last.bytes != first.bytes) return 7;
     return 0;

@@ -79,7 +79,8 @@ struct PoolAllocator final : c10::Allocator {
       }
     }
     auto* block = static_cast<uint8_t*>(std::aligned_alloc(64, size));
-    TORCH_CHECK(block, "nic: out of memory allocating ", n, " bytes");
+    // OutOfMemoryError, so that the C API reports NIC_ERROR_OUT_OF_MEMORY.
+    TORCH_CHECK_WITH(OutOfMemoryError, block, "nic: out of memory allocating ", n, " bytes");
     block_size(block) = size;
     return {block + kHeader, block + kHeader, &release, cpu};
   }
