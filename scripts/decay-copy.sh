@@ -20,11 +20,11 @@ run=${1%/}
 decay_steps=${2:-3000}
 references=${3:-}
 [[ $decay_steps =~ ^[1-9][0-9]*$ ]] || { echo "$0: DECAY_STEPS must be a positive number" >&2; exit 2; }
-if pgrep -f "^$run/nic-train" >/dev/null; then
-  echo "$0: a trainer is running on $run; stop it first (kill -TERM its pid: it checkpoints)" >&2
+source scripts/default-recipe.sh
+if [ -n "$(run_trainer_pids "$run")" ]; then
+  echo "$0: a trainer is running on $run; stop it first: scripts/stop-training.sh $run" >&2
   exit 1
 fi
-source scripts/default-recipe.sh
 build_trainer_if_missing
 trainer=build/train/nic-train
 

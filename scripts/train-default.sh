@@ -7,7 +7,7 @@
 # RUN/train.log (nic-train's own) and RUN/console.log.
 # usage: [INIT=weights.safetensors] scripts/train-default.sh [RUN_DIR] [TARGET_STEP] [extra nic-train options...]
 #   follow: tail -f RUN_DIR/train.log
-#   stop this run's trainer only (it checkpoints first): kill -TERM "$(pgrep -f '^RUN_DIR/nic-train')"
+#   stop this run's trainer only (it checkpoints first): scripts/stop-training.sh RUN_DIR
 #   export: build/train/nic-train --run RUN_DIR --export models/nic-default.safetensors --export-float16
 #   a candidate to ship, decayed and validated: scripts/decay-copy.sh RUN_DIR
 set -euo pipefail
