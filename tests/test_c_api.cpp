@@ -341,11 +341,7 @@ TEST_F(CApi, OutOfMemoryIsItsOwnStatus) {
   const std::string model = test_model_path();
   for (const int memory_pool : {0, 1}) {  // LibTorch's allocator, then nic's pool
     const int status = exit_status_in_child([&] {
-      NicOptions o;
-      nic_options_init(&o);
-      o.model_path = model.c_str();
-      o.threads = 1;
-      o.tile_pixels = uint64_t(side) * side;
+      NicOptions o = one_tile_options(model, uint64_t(side) * side);
       o.memory_pool = memory_pool;
       const ContextHolder one_tile(o);
       if (one_tile.status() != NIC_OK) return 3;

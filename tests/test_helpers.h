@@ -86,6 +86,18 @@ inline double psnr(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b)
   return nic::psnr_8bit(a.data(), b.data(), a.size());
 }
 
+// Options for a context on one thread that codes frames of up to `pixels` as one tile, so that a
+// frame's first tensor is one large allocation (the capped-memory tests make it fail). `model`
+// must outlive the options.
+inline NicOptions one_tile_options(const std::string& model, uint64_t pixels) {
+  NicOptions o;
+  nic_options_init(&o);
+  o.model_path = model.c_str();
+  o.threads = 1;
+  o.tile_pixels = pixels;
+  return o;
+}
+
 // Owns a NicContext.
 class ContextHolder {
  public:

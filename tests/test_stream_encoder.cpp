@@ -219,12 +219,7 @@ TEST(StreamEncoderFailures, AFailedFrameIsReportedAndTheStreamGoesOn) {
   const int status = exit_status_in_child([&] {
     // One thread, and frames coded as one tile: the allocation that fails is the large frame's
     // first tensor (hundreds of MB), not whichever small one happens to meet the cap.
-    NicOptions o;
-    nic_options_init(&o);
-    o.model_path = model.c_str();
-    o.threads = 1;
-    o.tile_pixels = uint64_t(side) * side;
-    const ContextHolder one_tile(o);
+    const ContextHolder one_tile(one_tile_options(model, uint64_t(side) * side));
     if (one_tile.status() != NIC_OK) return 3;
     Encoder e(one_tile.get(), nullptr, 1);
     if (e.status != NIC_OK) return 3;
