@@ -102,15 +102,8 @@ inline NicOptions one_tile_options(const std::string& model, uint64_t pixels) {
 class ContextHolder {
  public:
   explicit ContextHolder(const std::string& model, int threads = 2, int effort = NIC_EFFORT_DEFAULT,
-                         const char* device = nullptr) {
-    NicOptions o;
-    nic_options_init(&o);
-    o.model_path = model.c_str();
-    o.threads = threads;
-    o.effort = effort;
-    o.device = device;
-    status_ = nic_context_create(&o, &context_);
-  }
+                         const char* device = nullptr)
+      : ContextHolder(options_for(model, threads, effort, device)) {}
   explicit ContextHolder(const NicOptions& options) {
     status_ = nic_context_create(&options, &context_);
   }
@@ -119,6 +112,18 @@ class ContextHolder {
   NicContext* get() const { return context_; }
 
  private:
+  // The options behind the short constructor; `model` must outlive them.
+  static NicOptions options_for(const std::string& model, int threads, int effort,
+                                const char* device) {
+    NicOptions o;
+    nic_options_init(&o);
+    o.model_path = model.c_str();
+    o.threads = threads;
+    o.effort = effort;
+    o.device = device;
+    return o;
+  }
+
   NicContext* context_ = nullptr;
   NicStatus status_;
 };
