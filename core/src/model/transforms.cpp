@@ -32,13 +32,20 @@ void append_blocks(torch::nn::Sequential& seq, int channels, int count) {
   for (int i = 0; i < count; ++i) seq->push_back(DepthConvBlock(channels));
 }
 
-// Without gradients, the two full-resolution transforms run channels-last: LibTorch's oneDNN
-// convolutions, fused ones included, then keep one layout throughout, where NCHW reorders at
-// every layer (docs/design.md, "CPU speed"). Training and the encoder's refinement keep NCHW:
-// oneDNN's channels-last weight gradient crashes in LibTorch 2.11 (tests/train/test_train.sh
-// found it). The result leaves in the usual layout.
+// The two full-resolution transforms run channels-last where LibTorch's oneDNN convolutions allow
+// it: they then keep one layout throughout, where NCHW reorders at every layer and in every
+// backward pass (docs/design.md, "CPU speed"). That is inference, and training in bfloat16 on the
+// CPU (2.0 -> 4.9 steps/s for the default recipe on 2 AMX cores). float32 training and the
+// encoder's refinement keep NCHW: oneDNN's float32 channels-last weight gradient segfaults in
+// LibTorch 2.11 (tests/train/test_train.sh's float32 runs found it). The result leaves in the
+// usual layout.
+bool runs_channels_last(const torch::Tensor& x) {
+  if (!torch::GradMode::is_enabled()) return true;
+  return x.is_cpu() && at::autocast::is_autocast_enabled(c10::DeviceType::CPU);
+}
+
 torch::Tensor run_transform(torch::nn::Sequential& body, const torch::Tensor& x) {
-  if (torch::GradMode::is_enabled()) return body->forward(x);
+  if (!runs_channels_last(x)) return body->forward(x);
   // oneDNN takes the layout from the input's suggested memory format, which a view of HWC pixels
   // (channels-last only if its size-1 batch stride is ignored) does not give: such an input is
   // copied into the canonical layout.
