@@ -86,14 +86,23 @@ inline double psnr(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b)
   return nic::psnr_8bit(a.data(), b.data(), a.size());
 }
 
+// Options for a context on `model`; `model` must outlive them.
+inline NicOptions context_options(const std::string& model, int threads = 2,
+                                  int effort = NIC_EFFORT_DEFAULT, const char* device = nullptr) {
+  NicOptions o;
+  nic_options_init(&o);
+  o.model_path = model.c_str();
+  o.threads = threads;
+  o.effort = effort;
+  o.device = device;
+  return o;
+}
+
 // Options for a context on one thread that codes frames of up to `pixels` as one tile, so that a
 // frame's first tensor is one large allocation (the capped-memory tests make it fail). `model`
 // must outlive the options.
 inline NicOptions one_tile_options(const std::string& model, uint64_t pixels) {
-  NicOptions o;
-  nic_options_init(&o);
-  o.model_path = model.c_str();
-  o.threads = 1;
+  NicOptions o = context_options(model, 1);
   o.tile_pixels = pixels;
   return o;
 }
@@ -103,7 +112,7 @@ class ContextHolder {
  public:
   explicit ContextHolder(const std::string& model, int threads = 2, int effort = NIC_EFFORT_DEFAULT,
                          const char* device = nullptr)
-      : ContextHolder(options_for(model, threads, effort, device)) {}
+      : ContextHolder(context_options(model, threads, effort, device)) {}
   explicit ContextHolder(const NicOptions& options) {
     status_ = nic_context_create(&options, &context_);
   }
@@ -112,18 +121,6 @@ class ContextHolder {
   NicContext* get() const { return context_; }
 
  private:
-  // The options behind the short constructor; `model` must outlive them.
-  static NicOptions options_for(const std::string& model, int threads, int effort,
-                                const char* device) {
-    NicOptions o;
-    nic_options_init(&o);
-    o.model_path = model.c_str();
-    o.threads = threads;
-    o.effort = effort;
-    o.device = device;
-    return o;
-  }
-
   NicContext* context_ = nullptr;
   NicStatus status_;
 };

@@ -69,10 +69,7 @@ TEST(Threads, ContextsWithDifferentThreadCountsCodeAtOnceAsAlone) {
 
 NicContext* open_context(int memory_pool) {
   const std::string model = nic_test::test_model_path();
-  NicOptions o;
-  nic_options_init(&o);
-  o.model_path = model.c_str();
-  o.threads = 2;
+  NicOptions o = nic_test::context_options(model, 2);
   o.memory_pool = memory_pool;
   NicContext* ctx = nullptr;
   EXPECT_EQ(nic_context_create(&o, &ctx), NIC_OK) << nic_last_error();
