@@ -110,9 +110,11 @@ inline NicOptions one_tile_options(const std::string& model, uint64_t pixels) {
 // Owns a NicContext.
 class ContextHolder {
  public:
-  explicit ContextHolder(const std::string& model, int threads = 2, int effort = NIC_EFFORT_DEFAULT,
-                         const char* device = nullptr)
-      : ContextHolder(context_options(model, threads, effort, device)) {}
+  // Takes context_options' arguments (model, then optionally threads, effort, device), so that
+  // their defaults are defined once, there.
+  template <typename... OptionArgs>
+  explicit ContextHolder(const std::string& model, OptionArgs... option_args)
+      : ContextHolder(context_options(model, option_args...)) {}
   explicit ContextHolder(const NicOptions& options) {
     status_ = nic_context_create(&options, &context_);
   }
