@@ -9,11 +9,11 @@
 default_recipe=(--architecture nic-evc-2 --anchor-lambdas 0.3,0.13,0.06,0.027,0.012,0.005,0.0021,0.0009
   --crop 256 --lr 1e-4)
 
-# The precision to train in on this CPU: bfloat16 where it multiplies bfloat16 natively
-# (AVX512-BF16 or AMX), 1.8x the steps per second there with the same RD after 800 steps
-# (docs/design.md); float32 elsewhere.
+# The precision to train in on this CPU: bfloat16 where AMX multiplies it (1.8x the steps per
+# second there, the same RD after 800 steps: docs/design.md); float32 elsewhere. AVX512-BF16
+# without AMX was slower than float32 and bfloat16 training crashed there (docs/design.md).
 cpu_training_precision() {
-  if grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then echo bfloat16; else echo float32; fi
+  if grep -qw amx_bf16 /proc/cpuinfo; then echo bfloat16; else echo float32; fi
 }
 
 # Builds the trainer if this tree has none yet (a fresh clone runs the training scripts first).
