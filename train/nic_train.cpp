@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "model/device.h"
 #include "toolkit/tool_support.h"
 #include "trainer.h"
 #include "validation.h"
@@ -196,6 +197,12 @@ int main(int argc, char** argv) {
     if (opt.precision != "float32" && opt.precision != "bfloat16")
       throw nic::Error(NIC_ERROR_INVALID_ARGUMENT,
                        "--precision " + opt.precision + ": use float32 or bfloat16");
+    // Without AMX, bfloat16 training was slower than float32 and oneDNN corrupted the heap
+    // (docs/design.md): refuse it rather than crash later.
+    if (opt.precision == "bfloat16" && opt.device == "cpu" && !nic::cpu_has_amx_bfloat16())
+      throw nic::Error(NIC_ERROR_INVALID_ARGUMENT,
+                       "--precision bfloat16 on the CPU needs AMX (amx_bf16), which this CPU "
+                       "lacks: use float32");
     if (opt.mask_decay.l1_strength < 0)
       throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "--mask-l1 must be >= 0");
     if (opt.ema_decay < 0 || opt.ema_decay >= 1)
