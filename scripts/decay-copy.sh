@@ -44,7 +44,7 @@ cp "$trainer" "$out/nic-train"
 
 echo "decay-copy: $run step $step -> $target at lr/10 in $out (log: $out/train.log)"
 "$out/nic-train" --run "$out" "${default_recipe[@]}" --steps "$target" --lr-decay-at "$step" \
-  --batch 2 --log-every 100 --validate-every 0 --precision "$(cpu_training_precision)" \
+  --batch 2 --log-every 100 --validate-every 0 --precision auto \
   >>"$out/console.log" 2>&1
 "$trainer" --run "$out" --export "$out/decayed-$target.safetensors" --export-float16 >/dev/null
 

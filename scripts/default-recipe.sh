@@ -1,20 +1,14 @@
 # The default model's training recipe (models/README.md), sourced by scripts/train-default.sh
 # (the CPU, in the background), scripts/decay-copy.sh (the final decay) and scripts/gpu-check.sh
 # train (a borrowed GPU): the architecture, the eight rate anchors, the crop and the learning
-# rate. Each adds its own batch, warmup and logging. The CPU scripts (and
+# rate. Each adds its own batch, warmup, logging and precision (the CPU scripts: nic-train's
+# --precision auto, bfloat16 with AMX and float32 without). The CPU scripts (and
 # scripts/stop-training.sh) also share the helpers below.
 # shellcheck shell=bash
 # The scripts that source this file use default_recipe; its commas separate rate anchors.
 # shellcheck disable=SC2034,SC2054
 default_recipe=(--architecture nic-evc-2 --anchor-lambdas 0.3,0.13,0.06,0.027,0.012,0.005,0.0021,0.0009
   --crop 256 --lr 1e-4)
-
-# The precision to train in on this CPU: bfloat16 where AMX multiplies it (1.8x the steps per
-# second there, the same RD after 800 steps: docs/design.md); float32 elsewhere. AVX512-BF16
-# without AMX was slower than float32 and bfloat16 training crashed there (docs/design.md).
-cpu_training_precision() {
-  if grep -qw amx_bf16 /proc/cpuinfo; then echo bfloat16; else echo float32; fi
-}
 
 # Builds the trainer if this tree has none yet (a fresh clone runs the training scripts first).
 build_trainer_if_missing() {

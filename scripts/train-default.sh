@@ -27,10 +27,10 @@ build_trainer_if_missing
 mkdir -p "$run"
 # The trainer runs from a copy in the run folder, so that rebuilding the tree cannot touch it.
 cp build/train/nic-train "$run/nic-train"
-# The recipe (scripts/default-recipe.sh) in the CPU's training precision, with batch 2 and
-# validation every 4000 steps (all 24 photos at 7 qps, twice: about 10 minutes on 2 cores).
-precision=$(cpu_training_precision)
+# The recipe (scripts/default-recipe.sh) in the precision nic-train picks for this CPU, with
+# batch 2 and validation every 4000 steps (all 24 photos at 7 qps, twice: about 10 minutes on 2
+# cores).
 nohup "$run/nic-train" --run "$run" --init-from "$init" "${default_recipe[@]}" \
   --steps "$steps" --batch 2 --warmup-steps 500 --log-every 100 \
-  --validate-every 4000 --precision "$precision" "$@" >>"$run/console.log" 2>&1 &
+  --validate-every 4000 --precision auto "$@" >>"$run/console.log" 2>&1 &
 echo "nic-train started (pid $!): tail -f $run/train.log"

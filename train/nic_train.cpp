@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "common/error.h"
-#include "model/device.h"
 #include "toolkit/tool_support.h"
 #include "trainer.h"
 #include "validation.h"
@@ -33,7 +32,9 @@ void usage() {
       "                          decay per step (default 0.999; 0 = the raw weights)\n"
       "  --threads N --device D  CPU threads (default 2); cpu, cuda or cuda:N\n"
       "  --precision P           float32 (default) or bfloat16: the float networks' convolutions\n"
-      "                          in bfloat16 (autocast), weights and rate terms in float32\n"
+      "                          in bfloat16 (autocast), weights and rate terms in float32; on\n"
+      "                          the CPU only with AMX. auto: bfloat16 where it is native (CUDA,\n"
+      "                          AMX), float32 elsewhere\n"
       "  --checkpoint-minutes X  checkpoint period (default 5)\n"
       "  --validate-every N      real encode/decode of the validation set every N steps (default "
       "2000)\n"
@@ -194,15 +195,6 @@ int main(int argc, char** argv) {
       throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "--batch must be >= 1, --crop a multiple of " +
                                                        std::to_string(kCropMultiple) +
                                                        ", --threads >= 1");
-    if (opt.precision != "float32" && opt.precision != "bfloat16")
-      throw nic::Error(NIC_ERROR_INVALID_ARGUMENT,
-                       "--precision " + opt.precision + ": use float32 or bfloat16");
-    // Without AMX, bfloat16 training was slower than float32 and oneDNN corrupted the heap
-    // (docs/design.md): refuse it rather than crash later.
-    if (opt.precision == "bfloat16" && opt.device == "cpu" && !nic::cpu_has_amx_bfloat16())
-      throw nic::Error(NIC_ERROR_INVALID_ARGUMENT,
-                       "--precision bfloat16 on the CPU needs AMX (amx_bf16), which this CPU "
-                       "lacks: use float32");
     if (opt.mask_decay.l1_strength < 0)
       throw nic::Error(NIC_ERROR_INVALID_ARGUMENT, "--mask-l1 must be >= 0");
     if (opt.ema_decay < 0 || opt.ema_decay >= 1)

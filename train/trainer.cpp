@@ -61,6 +61,21 @@ void keep_freed_heap_mapped() {
 #endif
 }
 
+// The arithmetic to train the float networks in. "auto" takes bfloat16 where the hardware
+// multiplies it natively (a CUDA GPU, a CPU with AMX) and float32 elsewhere. On a CPU without
+// AMX, bfloat16 training was slower than float32 and oneDNN corrupted the heap
+// (docs/design.md), so an explicit request for it stops here rather than crash hours later.
+std::string training_precision(const std::string& requested, const torch::Device& device) {
+  const bool native_bfloat16 = device.is_cuda() || cpu_has_amx_bfloat16();
+  if (requested == "auto") return native_bfloat16 ? "bfloat16" : "float32";
+  require(requested == "float32" || requested == "bfloat16", NIC_ERROR_INVALID_ARGUMENT,
+          "--precision " + requested + ": use float32, bfloat16 or auto");
+  require(requested == "float32" || native_bfloat16, NIC_ERROR_INVALID_ARGUMENT,
+          "--precision bfloat16 on the CPU needs AMX (amx_bf16), which this CPU lacks: use "
+          "float32 or auto");
+  return requested;
+}
+
 }  // namespace
 
 // The run's log: train.log in the run folder, echoed to stdout.
@@ -83,6 +98,7 @@ Trainer::Trainer(const TrainOptions& options)
       device_(parse_device(options.device)),
       config_path_(options.run + "/config.json"),
       checkpoint_path_(options.run + "/checkpoint.pt") {
+  options_.precision = training_precision(options_.precision, device_);
   keep_freed_heap_mapped();
   at::set_num_threads(options_.threads);
   const int processes = DataParallel::world_size_from_environment();

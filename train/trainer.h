@@ -44,7 +44,8 @@ struct TrainOptions {
   double ema_decay = 0.999;
   int threads = 2;
   // Arithmetic of the float networks' convolutions: "float32", or "bfloat16" under autocast
-  // (weights, optimizer, integer scale networks and rate terms stay float32).
+  // (weights, optimizer, integer scale networks and rate terms stay float32), or "auto" (the
+  // constructor picks one for the device).
   std::string precision = "float32";
   double checkpoint_minutes = 5;
   int64_t validate_every = 2000;
