@@ -50,6 +50,13 @@ def polyfit(xs, ys, degree):
     return c, center, scale
 
 
+def evaluate_fit(fit, x):
+    """The fitted polynomial at x."""
+    c, center, scale = fit
+    t = (x - center) / scale
+    return sum(ck * t ** k for k, ck in enumerate(c))
+
+
 def integrate_fit(fit, lo, hi):
     """Integral over x in [lo, hi] of the fitted polynomial."""
     c, center, scale = fit
@@ -89,6 +96,19 @@ def bd_rate(reference, test, degree=3):
     fit_test = polyfit([p for _, p in test], [math.log(r) for r, _ in test], degree)
     mean_diff = (integrate_fit(fit_test, lo, hi) - integrate_fit(fit_ref, lo, hi)) / (hi - lo)
     return (math.exp(mean_diff) - 1.0) * 100.0
+
+
+def rate_difference_at(reference, test, psnr, degree=3):
+    """How many more bits (percent) `test` needs than `reference` at one PSNR, from the same cubic
+    fits of log-rate as bd_rate; None when psnr is outside the interval both curves cover.
+    bd_rate is the mean of this over that interval (in log-rate); this shows where a gap lies."""
+    reference, test = _clean(reference), _clean(test)
+    interval = overlap(reference, test)
+    if interval is None or not interval[0] <= psnr <= interval[1]:
+        return None
+    fit_ref = polyfit([p for _, p in reference], [math.log(r) for r, _ in reference], degree)
+    fit_test = polyfit([p for _, p in test], [math.log(r) for r, _ in test], degree)
+    return (math.exp(evaluate_fit(fit_test, psnr) - evaluate_fit(fit_ref, psnr)) - 1.0) * 100.0
 
 
 def bd_psnr(reference, test, degree=3):

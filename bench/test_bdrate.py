@@ -12,7 +12,7 @@ import unittest
 sys.dont_write_bytecode = True  # keep bench/ free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bdrate import bd_psnr, bd_rate, integrate_fit, polyfit  # noqa: E402
+from bdrate import bd_psnr, bd_rate, integrate_fit, polyfit, rate_difference_at  # noqa: E402
 
 
 def curve(rates, psnr_of_rate):
@@ -73,6 +73,19 @@ class BdRateTest(unittest.TestCase):
         test = [(math.exp(lr + a + b * p), p) for lr, p in zip(log_ref, psnrs)]
         expected = (math.exp(a + b * 34.0) - 1.0) * 100.0
         self.assertAlmostEqual(bd_rate(ref, test), expected, places=9)
+
+    def test_rate_difference_at_one_psnr(self):
+        # The same curves: at PSNR p the test needs exp(a + b * p) times the reference's bits.
+        psnrs = [30.0, 32.0, 34.0, 36.0, 38.0]
+        log_ref = [-4.0 + 0.05 * p + 0.001 * p * p for p in psnrs]
+        a, b = 0.5, -0.02
+        ref = [(math.exp(lr), p) for lr, p in zip(log_ref, psnrs)]
+        test = [(math.exp(lr + a + b * p), p) for lr, p in zip(log_ref, psnrs)]
+        for psnr in [30.0, 33.5, 38.0]:
+            self.assertAlmostEqual(rate_difference_at(ref, test, psnr),
+                                   (math.exp(a + b * psnr) - 1.0) * 100.0, places=9)
+        self.assertIsNone(rate_difference_at(ref, test, 29.9))
+        self.assertIsNone(rate_difference_at(ref, test, 38.1))
 
     def test_psnr_gain_at_equal_rate(self):
         ref = curve(RATES, codec_psnr)

@@ -64,6 +64,30 @@ class ValidationBdTest(unittest.TestCase):
         self.assertEqual(lines[1], "a | 1.2000, 32.80 | 33.15 | +0.00% | +25.00%")
         self.assertEqual(lines[2], "b | 1.0800, 32.80 | 33.15 | -10.00% | +12.50%")
 
+    def test_by_psnr_shows_where_the_gap_lies(self):
+        first = self.write("a.log", validation_line(POINTS))
+        second = self.write("b.log", validation_line(POINTS, 0.9))
+        out = io.StringIO()
+        stdout, sys.stdout = sys.stdout, out
+        try:
+            validation_bd.main(["validation_bd.py", "--by-psnr", "a=" + first, "b=" + second])
+        finally:
+            sys.stdout = stdout
+        lines = out.getvalue().splitlines()
+        # The first model has nothing to be compared with; the second, at whole dB from 27 to 32
+        # and at its top (32.8 dB), needs 10% fewer bits everywhere.
+        table = lines[lines.index("b at PSNR dB | vs a") + 1:]
+        self.assertEqual([row.split(" | ")[0] for row in table],
+                         ["27.00", "28.00", "29.00", "30.00", "31.00", "32.00", "32.80"])
+        self.assertTrue(all(row.endswith(" | -10.00%") for row in table), table)
+        self.assertNotIn("a at PSNR dB", out.getvalue())
+
+    def test_an_unknown_option_fails_with_the_usage(self):
+        result = subprocess.run([sys.executable, os.path.join(HERE, "validation_bd.py"), "--by-rate", "x=y"],
+                                capture_output=True, text=True)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("Usage:", result.stderr)
+
     def test_a_file_without_validation_fails_clearly(self):
         path = self.write("empty.log", "step 10\n")
         result = subprocess.run([sys.executable, os.path.join(HERE, "validation_bd.py"), "x=" + path],

@@ -1,13 +1,17 @@
 """BD-rates between models from their validation lines (`nic-train --validate W`, or a run's
 train.log): each model against the first, and against the reference codecs of a bench run.
 
-Usage: python3 bench/validation_bd.py [--references RD.csv] NAME=FILE [NAME=FILE ...]
+Usage: python3 bench/validation_bd.py [--references RD.csv] [--by-psnr] NAME=FILE [NAME=FILE ...]
 
 FILE holds the output of `nic-train --validate`; its last validation line is used (the real
 coding points "qp Q bpp B psnr P", and the unquantized PSNR, the transforms' ceiling). RD.csv is
 the rd.csv of a `bench/rd.sh --out DIR` run on the same photos; its codecs other than nic give
 reference curves. Negative = fewer bits than the first model (or the reference) for the same PSNR.
+--by-psnr adds, for each model, the difference in bits at each whole dB of its curve (and at its
+top): the BD-rate is the mean of these, so they show at which qualities a gap lies.
 """
+
+import math
 
 import csv
 import os
@@ -50,12 +54,32 @@ def percent(value):
     return "n/a" if value is None else "%+.2f%%" % value
 
 
+def print_by_psnr(name, points, curves):
+    """The rate difference of one model against each of `curves` ({name: points}) along its curve."""
+    low, top = min(p for _, p in points), max(p for _, p in points)
+    levels = list(range(math.ceil(low), math.floor(top) + 1))
+    if not levels or top - levels[-1] > 0.005:
+        levels.append(top)
+    print()
+    print(" | ".join([name + " at PSNR dB"] + ["vs " + c for c in curves]))
+    for psnr in levels:
+        cells = [percent(bdrate.rate_difference_at(curve, points, psnr)) for curve in curves.values()]
+        print(" | ".join(["%.2f" % psnr] + cells))
+
+
 def main(argv):
     args = argv[1:]
     references = {}
-    if len(args) >= 2 and args[0] == "--references":
-        references = read_references(args[1])
-        args = args[2:]
+    by_psnr = False
+    while args and args[0].startswith("--"):
+        if args[0] == "--references" and len(args) >= 2:
+            references = read_references(args[1])
+            args = args[2:]
+        elif args[0] == "--by-psnr":
+            by_psnr = True
+            args = args[1:]
+        else:
+            raise SystemExit(__doc__)
     if not args or any("=" not in a for a in args):
         raise SystemExit(__doc__)
     models = []
@@ -71,6 +95,12 @@ def main(argv):
                  percent(bdrate.bd_rate(first_points, points))]
         cells += [percent(bdrate.bd_rate(curve, points)) for curve in references.values()]
         print(" | ".join(cells))
+    if by_psnr:
+        for index, (name, points, _) in enumerate(models):
+            curves = {} if index == 0 else {first_name: first_points}
+            curves.update(references)
+            if curves:
+                print_by_psnr(name, points, curves)
 
 
 if __name__ == "__main__":
