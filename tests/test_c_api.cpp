@@ -15,6 +15,7 @@
 #include <string>
 
 #include "bitstream/crc32.h"
+#include "io/safetensors.h"
 #include "test_helpers.h"
 
 using namespace nic_test;
@@ -157,6 +158,35 @@ TEST(CApiContext, ReportsModelAndDeviceProblems) {
   o.threads = -3;
   EXPECT_EQ(nic_context_create(&o, &ctx), NIC_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(nic_context_create(&o, nullptr), NIC_ERROR_INVALID_ARGUMENT);
+}
+
+// The integer scale networks choose the probability tables, so they must compute the same integers
+// on every device; a weights file whose integer layers could not is refused when it is opened.
+TEST(CApiContext, RefusesIntegerLayersOutsideTheirRange) {
+  const nic::SafetensorsFile good = nic::read_safetensors(test_model_path());
+  auto refused_with = [&](const std::string& key, size_t index, int32_t value) {
+    nic::SafetensorsFile bad = good;
+    std::vector<uint8_t>& bytes = bad.tensors.at(key).bytes;
+    std::memcpy(bytes.data() + 4 * index, &value, 4);
+    const std::string path = ::testing::TempDir() + "bad-integer-layer.safetensors";
+    nic::write_safetensors(path, bad);
+    NicOptions o;
+    nic_options_init(&o);
+    o.model_path = path.c_str();
+    NicContext* ctx = nullptr;
+    const NicStatus status = nic_context_create(&o, &ctx);
+    std::remove(path.c_str());
+    EXPECT_EQ(ctx, nullptr);
+    return status == NIC_ERROR_MODEL ? std::string(nic_last_error()) : std::string("accepted");
+  };
+  // Weights are 8-bit: 128 would not be.
+  EXPECT_NE(refused_with("codec.scale_net.0.weight", 5, 128).find("8-bit range"),
+            std::string::npos);
+  EXPECT_NE(refused_with("codec.scale_net.1.weight", 0, -128).find("8-bit range"),
+            std::string::npos);
+  // A hidden layer without its clamp to [0, 255] (form: shuffle, clamp).
+  EXPECT_NE(refused_with("codec.scale_net.0.form", 1, 0).find("without 8-bit activations"),
+            std::string::npos);
 }
 
 // Installed models by name: the source tree's models/ is listed (a build used in place), a name

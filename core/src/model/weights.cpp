@@ -122,6 +122,9 @@ IntegerScaleNet read_integer_net(const SafetensorsFile& file, const WeightsReade
     const int64_t out = l.weight.dim() == 4 ? l.weight.size(0) : -1;
     require(out > 0 && l.weight.size(2) == 3 && l.weight.size(3) == 3, NIC_ERROR_MODEL,
             name + ": " + key + ": bad weight shape");
+    // 8-bit weights, as trained: the exact convolution relies on it (integer_scale_net.cpp).
+    require(l.weight.abs().max().item<double>() <= 127.0, NIC_ERROR_MODEL,
+            name + ": " + key + ": weight out of the 8-bit range");
     l.bias = reader.tensor(key + ".bias", torch::kInt32, {out}).to(torch::kFloat64);
     l.multiplier = reader.tensor(key + ".multiplier", torch::kFloat32, {out}).to(torch::kFloat64);
     const std::vector<int32_t> form = reader.ints(key + ".form");
@@ -136,6 +139,9 @@ IntegerScaleNet read_integer_net(const SafetensorsFile& file, const WeightsReade
                              (layers.back().pixel_shuffle * layers.back().pixel_shuffle);
     require(l.weight.size(1) == expected_in && out % (l.pixel_shuffle * l.pixel_shuffle) == 0,
             NIC_ERROR_MODEL, name + ": " + key + ": layer does not fit the one before");
+    // Every layer but the output gives 8-bit activations.
+    require(layers.empty() || layers.back().clamp_to_byte, NIC_ERROR_MODEL,
+            name + ": " + key + ": follows a layer without 8-bit activations");
     layers.push_back(l);
   }
   require(!layers.empty() && layers.back().weight.size(0) == out_channels &&
