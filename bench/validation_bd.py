@@ -11,9 +11,8 @@ reference curves. Negative = fewer bits than the first model (or the reference) 
 top): the BD-rate is the mean of these, so they show at which qualities a gap lies.
 """
 
-import math
-
 import csv
+import math
 import os
 import re
 import sys

@@ -177,6 +177,7 @@ TEST(CApiContext, RefusesIntegerLayersOutsideTheirRange) {
     const NicStatus status = nic_context_create(&o, &ctx);
     std::remove(path.c_str());
     EXPECT_EQ(ctx, nullptr);
+    if (ctx) nic_context_destroy(ctx);
     return status == NIC_ERROR_MODEL ? std::string(nic_last_error()) : std::string("accepted");
   };
   // Weights are 8-bit: 128 would not be.

@@ -120,8 +120,8 @@ IntegerScaleNet read_integer_net(const SafetensorsFile& file, const WeightsReade
     IntegerConvLayer l;
     l.weight = reader.tensor(key + ".weight", torch::kInt32).to(torch::kFloat64);
     const int64_t out = l.weight.dim() == 4 ? l.weight.size(0) : -1;
-    require(out > 0 && l.weight.size(2) == 3 && l.weight.size(3) == 3, NIC_ERROR_MODEL,
-            name + ": " + key + ": bad weight shape");
+    require(out > 0 && l.weight.size(1) > 0 && l.weight.size(2) == 3 && l.weight.size(3) == 3,
+            NIC_ERROR_MODEL, name + ": " + key + ": bad weight shape");
     // 8-bit weights, as trained: the exact convolution relies on it (integer_scale_net.cpp).
     require(l.weight.abs().max().item<double>() <= 127.0, NIC_ERROR_MODEL,
             name + ": " + key + ": weight out of the 8-bit range");
