@@ -27,6 +27,17 @@ def codec_psnr(rate):
     return 28.0 + 6.0 * math.log2(rate / 0.1) - 0.15 * math.log2(rate / 0.1) ** 2
 
 
+def ratio_linear_in_psnr():
+    """Curves on 30..38 dB with log R_test = log R_ref + a + b * PSNR, an exact cubic in PSNR
+    since log R_ref is one: (reference, test, a, b)."""
+    psnrs = [30.0, 32.0, 34.0, 36.0, 38.0]
+    log_ref = [-4.0 + 0.05 * p + 0.001 * p * p for p in psnrs]
+    a, b = 0.5, -0.02
+    ref = [(math.exp(lr), p) for lr, p in zip(log_ref, psnrs)]
+    test = [(math.exp(lr + a + b * p), p) for lr, p in zip(log_ref, psnrs)]
+    return ref, test, a, b
+
+
 class PolyfitTest(unittest.TestCase):
     def test_recovers_a_cubic_exactly(self):
         xs = [30.0, 32.5, 35.0, 36.0, 38.0, 41.0]
@@ -64,23 +75,14 @@ class BdRateTest(unittest.TestCase):
         self.assertAlmostEqual(bd_rate(ref, test), -50.0, places=2)
 
     def test_rate_ratio_varying_with_psnr(self):
-        # log R_test = log R_ref + a + b * PSNR, an exact cubic in PSNR when log R_ref is one.
         # The mean log difference over [lo, hi] is a + b * (lo + hi) / 2.
-        psnrs = [30.0, 32.0, 34.0, 36.0, 38.0]
-        log_ref = [-4.0 + 0.05 * p + 0.001 * p * p for p in psnrs]
-        a, b = 0.5, -0.02
-        ref = [(math.exp(lr), p) for lr, p in zip(log_ref, psnrs)]
-        test = [(math.exp(lr + a + b * p), p) for lr, p in zip(log_ref, psnrs)]
+        ref, test, a, b = ratio_linear_in_psnr()
         expected = (math.exp(a + b * 34.0) - 1.0) * 100.0
         self.assertAlmostEqual(bd_rate(ref, test), expected, places=9)
 
     def test_rate_difference_at_one_psnr(self):
-        # The same curves: at PSNR p the test needs exp(a + b * p) times the reference's bits.
-        psnrs = [30.0, 32.0, 34.0, 36.0, 38.0]
-        log_ref = [-4.0 + 0.05 * p + 0.001 * p * p for p in psnrs]
-        a, b = 0.5, -0.02
-        ref = [(math.exp(lr), p) for lr, p in zip(log_ref, psnrs)]
-        test = [(math.exp(lr + a + b * p), p) for lr, p in zip(log_ref, psnrs)]
+        # At PSNR p the test needs exp(a + b * p) times the reference's bits.
+        ref, test, a, b = ratio_linear_in_psnr()
         for psnr in [30.0, 33.5, 38.0]:
             self.assertAlmostEqual(rate_difference_at(ref, test, psnr),
                                    (math.exp(a + b * psnr) - 1.0) * 100.0, places=9)
