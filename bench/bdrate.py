@@ -83,6 +83,11 @@ def overlap(reference, test):
     return (lo, hi) if hi > lo else None
 
 
+def _log_rate_fit(curve, degree):
+    """log(rate) as a polynomial of PSNR, the fit both bd_rate and rate_difference_at use."""
+    return polyfit([p for _, p in curve], [math.log(r) for r, _ in curve], degree)
+
+
 def bd_rate(reference, test, degree=3):
     """BD-rate of `test` against `reference`, in percent; None when the PSNR ranges do not overlap.
 
@@ -92,8 +97,7 @@ def bd_rate(reference, test, degree=3):
     if interval is None:
         return None
     lo, hi = interval
-    fit_ref = polyfit([p for _, p in reference], [math.log(r) for r, _ in reference], degree)
-    fit_test = polyfit([p for _, p in test], [math.log(r) for r, _ in test], degree)
+    fit_ref, fit_test = _log_rate_fit(reference, degree), _log_rate_fit(test, degree)
     mean_diff = (integrate_fit(fit_test, lo, hi) - integrate_fit(fit_ref, lo, hi)) / (hi - lo)
     return (math.exp(mean_diff) - 1.0) * 100.0
 
@@ -106,8 +110,7 @@ def rate_difference_at(reference, test, psnr, degree=3):
     interval = overlap(reference, test)
     if interval is None or not interval[0] <= psnr <= interval[1]:
         return None
-    fit_ref = polyfit([p for _, p in reference], [math.log(r) for r, _ in reference], degree)
-    fit_test = polyfit([p for _, p in test], [math.log(r) for r, _ in test], degree)
+    fit_ref, fit_test = _log_rate_fit(reference, degree), _log_rate_fit(test, degree)
     return (math.exp(evaluate_fit(fit_test, psnr) - evaluate_fit(fit_ref, psnr)) - 1.0) * 100.0
 
 

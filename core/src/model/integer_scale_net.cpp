@@ -6,7 +6,7 @@ namespace nic {
 
 namespace {
 
-constexpr double kWeightLevels = 127.0;
+constexpr double kWeightLevels = kIntegerWeightLimit;
 constexpr double kActivationLevels = 255.0;
 
 torch::Tensor round_ste(const torch::Tensor& x) { return x + (torch::round(x) - x).detach(); }

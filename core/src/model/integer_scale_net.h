@@ -72,5 +72,7 @@ ScaleNetTrainable make_hyper_scale_net(const ModelConfig& config);
 
 // Clamps of the scale network's input: z beyond this range saturates.
 constexpr double kScaleNetInputLimit = 127.0;
+// Integer weights are 8-bit: within +-kIntegerWeightLimit (the weights file is checked for it).
+constexpr double kIntegerWeightLimit = 127.0;
 
 }  // namespace nic

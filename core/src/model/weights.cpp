@@ -123,7 +123,7 @@ IntegerScaleNet read_integer_net(const SafetensorsFile& file, const WeightsReade
     require(out > 0 && l.weight.size(1) > 0 && l.weight.size(2) == 3 && l.weight.size(3) == 3,
             NIC_ERROR_MODEL, name + ": " + key + ": bad weight shape");
     // 8-bit weights, as trained: the exact convolution relies on it (integer_scale_net.cpp).
-    require(l.weight.abs().max().item<double>() <= 127.0, NIC_ERROR_MODEL,
+    require(l.weight.abs().max().item<double>() <= kIntegerWeightLimit, NIC_ERROR_MODEL,
             name + ": " + key + ": weight out of the 8-bit range");
     l.bias = reader.tensor(key + ".bias", torch::kInt32, {out}).to(torch::kFloat64);
     l.multiplier = reader.tensor(key + ".multiplier", torch::kFloat32, {out}).to(torch::kFloat64);
