@@ -43,6 +43,13 @@ class IntegerScaleNet {
   std::vector<IntegerConvLayer> layers_;
 };
 
+// A 3x3 convolution (zero padding 1) of integer-valued float64 tensors whose products and sums
+// stay below 2^53, so that any summation order gives the same result: a convolution on the CPU,
+// nine shifted matmuls elsewhere.
+torch::Tensor exact_conv3x3(const torch::Tensor& x, const torch::Tensor& w);
+// The nine-matmul form, on any device and dtype (the tests compare the two).
+torch::Tensor exact_conv3x3_by_taps(const torch::Tensor& x, const torch::Tensor& w);
+
 // One 3x3 layer of an integer network: output channels (before the pixel shuffle), the
 // shuffle factor, and whether it is a hidden layer (8-bit activation) or the output.
 struct IntegerLayerShape {
