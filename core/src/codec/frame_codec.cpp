@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <future>
 #include <thread>
 
 #include "codec/latent_refinement.h"
@@ -42,15 +41,19 @@ StepSlice group_slice(int64_t channels, int64_t per_channel, int group) {
   return {channels * group / groups * per_channel, channels * (group + 1) / groups * per_channel};
 }
 
+// Runs task(0) .. task(count - 1) on `threads` of LibTorch's intra-op threads. Threads of our own
+// would compete for the cores with that OpenMP team, whose workers keep spinning for a while after
+// each of the networks' parallel regions.
 template <class Task>
 void run_parallel(int count, int threads, Task task) {
   if (threads <= 1 || count <= 1) {
     for (int i = 0; i < count; ++i) task(i);
     return;
   }
-  std::vector<std::future<void>> jobs;
-  for (int i = 0; i < count; ++i) jobs.push_back(std::async(std::launch::async, task, i));
-  for (auto& j : jobs) j.get();  // rethrows the first failure
+  IntraOpThreads scope(threads);
+  at::parallel_for(0, count, 1, [&](int64_t begin, int64_t end) {  // rethrows the first failure
+    for (int64_t i = begin; i < end; ++i) task(int(i));
+  });
 }
 
 std::vector<int32_t> to_int32_vector(const torch::Tensor& t) {
