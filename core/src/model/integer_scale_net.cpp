@@ -37,11 +37,23 @@ torch::Tensor exact_conv3x3(const torch::Tensor& x, const torch::Tensor& w) {
   return exact_conv3x3_by_taps(x, w);
 }
 
+IntegerScaleNet::IntegerScaleNet(std::vector<IntegerConvLayer> layers)
+    : layers_(std::move(layers)) {
+  for (const IntegerConvLayer& layer : layers_)
+    packed_.push_back(PackedIntegerConv::pack(layer.weight));
+}
+
 torch::Tensor IntegerScaleNet::forward(const torch::Tensor& input) const {
   torch::NoGradGuard no_grad;
   torch::Tensor a = input.to(torch::kFloat64).clamp(-kScaleNetInputLimit, kScaleNetInputLimit);
-  for (const IntegerConvLayer& layer : layers_) {
-    torch::Tensor acc = exact_conv3x3(a, layer.weight) + layer.bias.view({1, -1, 1, 1});
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const IntegerConvLayer& layer = layers_[i];
+    // The input of a layer is within +-255: the clamped input or an 8-bit activation (the weights
+    // loader refuses a layer after one that does not clamp).
+    const torch::Tensor conv = packed_[i].defined() && a.size(0) == 1
+                                   ? packed_[i].forward(a)
+                                   : exact_conv3x3(a, layer.weight);
+    torch::Tensor acc = conv + layer.bias.view({1, -1, 1, 1});
     // Exact: acc has < 30 significant bits, the multiplier 24.
     torch::Tensor v = torch::floor(acc * layer.multiplier.view({1, -1, 1, 1}) + 0.5);
     if (layer.clamp_to_byte) v = v.clamp(0.0, kActivationLevels);

@@ -16,6 +16,7 @@
 
 #include "entropy/cdf_table.h"  // the scale ladder its indices live on
 #include "model/config.h"
+#include "model/integer_conv_cpu.h"
 
 namespace nic {
 
@@ -31,7 +32,7 @@ struct IntegerConvLayer {
 class IntegerScaleNet {
  public:
   IntegerScaleNet() = default;
-  explicit IntegerScaleNet(std::vector<IntegerConvLayer> layers) : layers_(std::move(layers)) {}
+  explicit IntegerScaleNet(std::vector<IntegerConvLayer> layers);
   // input: integer-valued (any dtype), clamped to +-kScaleNetInputLimit. For the hyperprior's
   // network, z_hat [B, Cz, h, w] -> int64 [B, N, 4h, 4w]: the scale index of y in 1/8-octave
   // steps (unclamped; the quantization step is applied by the caller).
@@ -41,6 +42,7 @@ class IntegerScaleNet {
 
  private:
   std::vector<IntegerConvLayer> layers_;
+  std::vector<PackedIntegerConv> packed_;  // per layer; defined where the CPU kernel runs it
 };
 
 // A 3x3 convolution (zero padding 1) of integer-valued float64 tensors whose products and sums
