@@ -6,8 +6,9 @@
 // Trained in float with fake quantization (int8 weights per output channel, 8-bit unsigned
 // activations with a learned step); exported as integer weights, integer biases and float32
 // requantization multipliers. At inference every convolution is a sum of integer products below
-// 2^53 evaluated in float64, so any summation order gives the same result, and each requantization
-// is one exact product plus a floor.
+// 2^31, evaluated exactly (in int32 by the CPU kernel of model/integer_conv_cpu.h, else in
+// float64), so any summation order gives the same result, and each requantization is one exact
+// product plus a floor.
 #pragma once
 
 #include <torch/torch.h>
