@@ -63,7 +63,7 @@ PackedIntegerConv PackedIntegerConv::pack(const torch::Tensor& weight) {
   PackedIntegerConv p;
   const int64_t out = weight.size(0), in = weight.size(1);
   // Every sum is of 9 * in products of at most 255 * 127: it must stay in int32.
-  const double largest_sum = 9.0 * double(in) * kMaxInput * kIntegerWeightLimit;
+  const double largest_sum = 9.0 * double(in) * kIntegerActivationLimit * kIntegerWeightLimit;
   if (!cpu_runs_kernel() || !weight.is_cpu() || weight.size(2) != 3 || weight.size(3) != 3 ||
       largest_sum > double(std::numeric_limits<int32_t>::max())) {
     return p;
@@ -83,8 +83,8 @@ PackedIntegerConv PackedIntegerConv::pack(const torch::Tensor& weight) {
 torch::Tensor PackedIntegerConv::forward(const torch::Tensor& x) const {
   require(defined() && x.dim() == 4 && x.size(0) == 1 && x.size(1) == in_, NIC_ERROR_INTERNAL,
           "integer convolution: input does not match the layer");
-  require(x.numel() == 0 || x.abs().max().item<double>() <= kMaxInput, NIC_ERROR_INTERNAL,
-          "integer convolution: input outside +-255");
+  require(x.numel() == 0 || x.abs().max().item<double>() <= kIntegerActivationLimit,
+          NIC_ERROR_INTERNAL, "integer convolution: input outside +-255");
   const int64_t h = x.size(2), w = x.size(3);
   const int64_t in_pairs = weights_.size(1), out_blocks = weights_.size(2);
   const int64_t padded_w = (w + kPositions - 1) / kPositions * kPositions;

@@ -15,12 +15,9 @@ class PackedIntegerConv {
   // inputs that a sum could leave int32.
   static PackedIntegerConv pack(const torch::Tensor& weight);
   bool defined() const { return weights_.defined(); }
-  // x: float64 [1, in, h, w], integer values within +-kMaxInput. Returns float64 [1, out, h, w]:
-  // the convolution with zero padding 1, without bias.
+  // x: float64 [1, in, h, w], integer values within +-kIntegerActivationLimit. Returns float64
+  // [1, out, h, w]: the convolution with zero padding 1, without bias.
   torch::Tensor forward(const torch::Tensor& x) const;
-
-  // The largest input magnitude: an 8-bit activation.
-  static constexpr double kMaxInput = 255.0;
 
  private:
   // int16 [9 taps, in_pairs, out_blocks, 16 outputs, 2 inputs]: one 512-bit vector of weights per

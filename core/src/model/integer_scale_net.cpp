@@ -7,7 +7,7 @@ namespace nic {
 namespace {
 
 constexpr double kWeightLevels = kIntegerWeightLimit;
-constexpr double kActivationLevels = 255.0;
+constexpr double kActivationLevels = kIntegerActivationLimit;
 
 torch::Tensor round_ste(const torch::Tensor& x) { return x + (torch::round(x) - x).detach(); }
 

@@ -84,5 +84,7 @@ ScaleNetTrainable make_hyper_scale_net(const ModelConfig& config);
 constexpr double kScaleNetInputLimit = 127.0;
 // Integer weights are 8-bit: within +-kIntegerWeightLimit (the weights file is checked for it).
 constexpr double kIntegerWeightLimit = 127.0;
+// Hidden activations are 8-bit unsigned: within [0, kIntegerActivationLimit].
+constexpr double kIntegerActivationLimit = 255.0;
 
 }  // namespace nic
