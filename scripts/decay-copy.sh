@@ -4,7 +4,8 @@
 # undecayed weights, the decayed ones and the shipped model are validated side by side (float16
 # exports, as shipped) and the BD-rates between them printed. RUN itself is left as it was, to
 # train on at the full rate with scripts/train-default.sh.
-# usage: scripts/decay-copy.sh RUN [DECAY_STEPS] [REFERENCES_RD_CSV]
+# usage: scripts/decay-copy.sh [--lr LR] RUN [DECAY_STEPS] [REFERENCES_RD_CSV]
+#   --lr LR: the rate RUN trains at, if not the recipe's (1e-4); the copy trains at LR/10
 #   DECAY_STEPS: default 3000 (about 25 minutes on 2 cores)
 #   REFERENCES_RD_CSV: the rd.csv of a `bench/rd.sh` run on the same photos, for BD-rates against
 #   the reference codecs (`bench/rd.sh --codecs "jpeg webp avif jxl" --out DIR` makes one)
@@ -12,8 +13,14 @@
 # validate-*.log for each and shipped, and bd.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+run_lr=()
+if [ "${1:-}" = --lr ]; then
+  [ $# -ge 2 ] && [[ $2 =~ ^[0-9.]+(e-?[0-9]+)?$ ]] || { echo "$0: --lr needs a number" >&2; exit 2; }
+  run_lr=(--lr "$2")
+  shift 2
+fi
 [ $# -ge 1 ] && [ -f "$1/checkpoint.pt" ] || {
-  echo "usage: $0 RUN [DECAY_STEPS] [REFERENCES_RD_CSV] (RUN: a run folder with a checkpoint)" >&2
+  echo "usage: $0 [--lr LR] RUN [DECAY_STEPS] [REFERENCES_RD_CSV] (RUN: a run folder with a checkpoint)" >&2
   exit 2
 }
 run=${1%/}
@@ -43,8 +50,8 @@ cp "$run/checkpoint.pt" "$run/config.json" "$out/"
 cp "$trainer" "$out/nic-train"
 
 echo "decay-copy: $run step $step -> $target at lr/10 in $out (log: $out/train.log)"
-"$out/nic-train" --run "$out" "${default_recipe[@]}" --steps "$target" --lr-decay-at "$step" \
-  --batch 2 --log-every 100 --validate-every 0 --precision auto \
+"$out/nic-train" --run "$out" "${default_recipe[@]}" "${run_lr[@]}" --steps "$target" \
+  --lr-decay-at "$step" --batch 2 --log-every 100 --validate-every 0 --precision auto \
   >>"$out/console.log" 2>&1
 "$trainer" --run "$out" --export "$out/decayed-$target.safetensors" --export-float16 >/dev/null
 
