@@ -17,6 +17,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -203,14 +204,45 @@ class NicContextHolder {
   NicContext* context_ = nullptr;
 };
 
-int CountMessages(GstBus* bus, GstMessageType type) {
-  int n = 0;
-  while (GstMessage* message = gst_bus_pop_filtered(bus, type)) {
-    ++n;
-    gst_message_unref(message);
+// A bus of the test's own on an element, so that its messages can be counted and read; the
+// element is given its old bus back (none) when the watch goes, also on an early ASSERT return.
+class BusWatch {
+ public:
+  explicit BusWatch(GstElement* element) : element_(element), bus_(gst_bus_new()) {
+    gst_element_set_bus(element_, bus_);
   }
-  return n;
-}
+  ~BusWatch() {
+    gst_element_set_bus(element_, nullptr);
+    gst_object_unref(bus_);
+  }
+  BusWatch(const BusWatch&) = delete;
+  BusWatch& operator=(const BusWatch&) = delete;
+
+  // Pops the messages of `type` posted so far; returns how many there were.
+  int Count(GstMessageType type) {
+    int n = 0;
+    while (GstMessage* message = gst_bus_pop_filtered(bus_, type)) {
+      ++n;
+      gst_message_unref(message);
+    }
+    return n;
+  }
+  // Pops the first error message; returns its text, or nothing if there is none.
+  std::optional<std::string> PopError() {
+    GstMessage* error = gst_bus_pop_filtered(bus_, GST_MESSAGE_ERROR);
+    if (!error) return std::nullopt;
+    GError* gerror = nullptr;
+    gst_message_parse_error(error, &gerror, nullptr);
+    std::string text = gerror->message;
+    g_error_free(gerror);
+    gst_message_unref(error);
+    return text;
+  }
+
+ private:
+  GstElement* element_;
+  GstBus* bus_;
+};
 
 TEST(NicEnc, OutputsKeyframesWithCapsAndQpMeta) {
   Harness enc("nicenc");
@@ -294,8 +326,7 @@ TEST(NicEnc, ReportsItsCodingTimeAsLatency) {
 // without coding (a QoS message each); later frames are coded. The first frame is always coded.
 TEST(NicEnc, DropsFramesLateForQos) {
   Harness enc("nicenc");
-  GstBus* bus = gst_bus_new();
-  gst_element_set_bus(enc.h->element, bus);
+  BusWatch bus(enc.h->element);
   gst_harness_set_src_caps_str(enc.h, RawCaps(16, 16).c_str());
   auto push = [&](int seed, GstClockTime pts) {
     return gst_harness_push(enc.h,
@@ -309,9 +340,7 @@ TEST(NicEnc, DropsFramesLateForQos) {
   ASSERT_EQ(push(2, 2 * GST_SECOND), GST_FLOW_OK);
   ASSERT_EQ(push(3, 10 * GST_SECOND), GST_FLOW_OK);
   ExpectOutputTimestamps(enc.h, {0, 10 * GST_SECOND});
-  EXPECT_EQ(CountMessages(bus, GST_MESSAGE_QOS), 2);
-  gst_element_set_bus(enc.h->element, nullptr);
-  gst_object_unref(bus);
+  EXPECT_EQ(bus.Count(GST_MESSAGE_QOS), 2);
 }
 
 // Live deadline: a frame that reaches nicenc more than a frame after its running time by the
@@ -643,8 +672,7 @@ TEST(NicDec, CorruptBuffersWarnAndStreamContinues) {
   Bytes garbage(300, 0x37);
 
   Harness dec("nicdec");
-  GstBus* bus = gst_bus_new();
-  gst_element_set_bus(dec.h->element, bus);
+  BusWatch bus(dec.h->element);
   gst_harness_set_src_caps_str(dec.h, "image/x-nic,parsed=true,framerate=30/1");
   std::vector<Bytes> inputs = {frames[0], damaged, truncated, garbage, frames[1]};
   for (size_t i = 0; i < inputs.size(); ++i)
@@ -659,10 +687,8 @@ TEST(NicDec, CorruptBuffersWarnAndStreamContinues) {
   EXPECT_EQ(GST_BUFFER_PTS(last), 4 * GST_SECOND / 30);
   gst_buffer_unref(first);
   gst_buffer_unref(last);
-  EXPECT_EQ(CountMessages(bus, GST_MESSAGE_WARNING), 3);
-  EXPECT_EQ(CountMessages(bus, GST_MESSAGE_ERROR), 0);
-  gst_element_set_bus(dec.h->element, nullptr);
-  gst_object_unref(bus);
+  EXPECT_EQ(bus.Count(GST_MESSAGE_WARNING), 3);
+  EXPECT_EQ(bus.Count(GST_MESSAGE_ERROR), 0);
 }
 
 // QoS: a frame already late when it arrives is dropped without decoding (and a QoS message
@@ -671,8 +697,7 @@ TEST(NicDec, DropsFramesLateForQos) {
   std::vector<Bytes> frames =
       Encode({MakePicture(16, 16, 12), MakePicture(16, 16, 13), MakePicture(16, 16, 14)}, 16, 16);
   Harness dec("nicdec");
-  GstBus* bus = gst_bus_new();
-  gst_element_set_bus(dec.h->element, bus);
+  BusWatch bus(dec.h->element);
   gst_harness_set_src_caps_str(dec.h, "image/x-nic,parsed=true,framerate=30/1");
   const GstClockTime pts[] = {0, GST_SECOND / 30, 10 * GST_SECOND};
   for (size_t i = 0; i < 3; ++i) {
@@ -684,10 +709,8 @@ TEST(NicDec, DropsFramesLateForQos) {
     }
   }
   ExpectOutputTimestamps(dec.h, {0, 10 * GST_SECOND});
-  EXPECT_EQ(CountMessages(bus, GST_MESSAGE_QOS), 1);
-  EXPECT_EQ(CountMessages(bus, GST_MESSAGE_WARNING), 0);
-  gst_element_set_bus(dec.h->element, nullptr);
-  gst_object_unref(bus);
+  EXPECT_EQ(bus.Count(GST_MESSAGE_QOS), 1);
+  EXPECT_EQ(bus.Count(GST_MESSAGE_WARNING), 0);
 }
 
 // Live deadline: with a live upstream (the harness answers latency queries as live) a frame that
@@ -712,19 +735,12 @@ TEST(NicDec, ForeignModelIsAnError) {
   frame[11] ^= 0xff;  // model fingerprint, then a valid CRC again
   FixCrc(&frame);
   Harness dec("nicdec");
-  GstBus* bus = gst_bus_new();
-  gst_element_set_bus(dec.h->element, bus);
+  BusWatch bus(dec.h->element);
   gst_harness_set_src_caps_str(dec.h, "image/x-nic,parsed=true");
   EXPECT_EQ(gst_harness_push(dec.h, WrapBytes(frame, 0)), GST_FLOW_ERROR);
-  GstMessage* error = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
-  ASSERT_NE(error, nullptr);
-  GError* gerror = nullptr;
-  gst_message_parse_error(error, &gerror, nullptr);
-  std::printf("error: %s\n", gerror->message);
-  g_error_free(gerror);
-  gst_message_unref(error);
-  gst_element_set_bus(dec.h->element, nullptr);
-  gst_object_unref(bus);
+  std::optional<std::string> error = bus.PopError();
+  ASSERT_TRUE(error.has_value());
+  std::printf("error: %s\n", error->c_str());
 }
 
 // The output follows the frame headers when the size changes mid-stream.
@@ -900,21 +916,14 @@ TEST(NicEnc, ModelByName) {
 std::string StartError(const char* property, const char* value) {
   GstElement* enc = gst_element_factory_make("nicenc", nullptr);
   EXPECT_NE(enc, nullptr);
-  GstBus* bus = gst_bus_new();
-  gst_element_set_bus(enc, bus);
-  g_object_set(enc, property, value, nullptr);
-  EXPECT_EQ(gst_element_set_state(enc, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
   std::string text;
-  if (GstMessage* error = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR)) {
-    GError* gerror = nullptr;
-    gst_message_parse_error(error, &gerror, nullptr);
-    text = gerror->message;
-    g_error_free(gerror);
-    gst_message_unref(error);
+  {
+    BusWatch bus(enc);
+    g_object_set(enc, property, value, nullptr);
+    EXPECT_EQ(gst_element_set_state(enc, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+    text = bus.PopError().value_or("");
+    gst_element_set_state(enc, GST_STATE_NULL);
   }
-  gst_element_set_state(enc, GST_STATE_NULL);
-  gst_element_set_bus(enc, nullptr);
-  gst_object_unref(bus);
   gst_object_unref(enc);
   return text;
 }
