@@ -84,7 +84,7 @@ torch::Tensor PackedIntegerConv::forward(const torch::Tensor& x) const {
   require(defined() && x.dim() == 4 && x.size(0) == 1 && x.size(1) == in_, NIC_ERROR_INTERNAL,
           "integer convolution: input does not match the layer");
   require(x.numel() == 0 || x.abs().max().item<double>() <= kIntegerActivationLimit,
-          NIC_ERROR_INTERNAL, "integer convolution: input outside +-255");
+          NIC_ERROR_INTERNAL, "integer convolution: input outside the activation range");
   const int64_t h = x.size(2), w = x.size(3);
   const int64_t in_pairs = weights_.size(1), out_blocks = weights_.size(2);
   const int64_t padded_w = (w + kPositions - 1) / kPositions * kPositions;
