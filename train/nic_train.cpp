@@ -62,6 +62,10 @@ void usage() {
       "                          transforms that compute the same (new channels read as zero)\n"
       "  --widen-latents-to N    with --init-from: the same with N latent channels (new latents\n"
       "                          start as quiet copies of old ones; train/widening.h)\n"
+      "  --context-mean-mix R    a new run whose later coding steps mix their means' inputs to\n"
+      "                          R channels first (cheaper with many latents); with --init-from\n"
+      "                          a model without the mix, its means are factored on training\n"
+      "                          crops (train/context_mixing.h)\n"
       "  --export PATH           write the run's current weights as safetensors and exit\n"
       "  --export-float16        with --export: store the large float tensors as float16 (half\n"
       "                          the file; what ships; model/weights.h)\n"
@@ -177,6 +181,8 @@ int main(int argc, char** argv) {
         opt.widen_to = parse_widths(value());
       else if (arg == "--widen-latents-to")
         opt.widen_latents_to = int(integer(1, 4096));
+      else if (arg == "--context-mean-mix")
+        opt.context_mean_mix = int(integer(1, 4096));
       else if (arg == "--mask-decay-to")
         opt.mask_decay.student_widths = parse_widths(value());
       else if (arg == "--mask-decay-method")

@@ -10,11 +10,13 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <sstream>
 
 #include "checkpoint.h"
 #include "common/error.h"
+#include "context_mixing.h"
 #include "data_parallel.h"
 #include "model/complexity.h"
 #include "model/device.h"
@@ -29,6 +31,11 @@ namespace {
 
 // Learning rate of mask-decay masks relative to the weights' (Trainer::step_once).
 constexpr double kMaskLrScale = 10;
+
+// Training crops whose means inputs --context-mean-mix measures to factor a trained model's means
+// (train/context_mixing.h): 64 half-resolution positions each at a crop of 256, some 12,000 in
+// all, several times the inputs' channel count even with 256 latents (1,536 in the last step).
+constexpr int kMixCalibrationCrops = 192;
 
 using Clock = std::chrono::steady_clock;
 
@@ -183,6 +190,13 @@ ModelConfig Trainer::configure(const CodecWeights* init) {
             "--widen-latents-to widens the model of a new run's --init-from WEIGHTS");
     c.latent_channels = options_.widen_latents_to;
   }
+  if (options_.context_mean_mix > 0) {
+    require(c.context_mean_mix == 0 || c.context_mean_mix == options_.context_mean_mix,
+            NIC_ERROR_INVALID_ARGUMENT,
+            "--context-mean-mix: the --init-from model mixes its means' inputs to " +
+                std::to_string(c.context_mean_mix) + " channels already");
+    c.context_mean_mix = options_.context_mean_mix;
+  }
   if (!options_.anchor_lambdas.empty()) c.anchor_lambdas = options_.anchor_lambdas;
   if (!options_.architecture.empty()) c.architecture = options_.architecture;
   if (options_.distribution_shape > 0) c.latent_distribution_shape = options_.distribution_shape;
@@ -201,6 +215,23 @@ void Trainer::start_from_weights(const CodecWeights& init) {
     source = widen_model(*source, config_.widths, config_.latent_channels);
     start_note_ += "widened " + options_.init_from + " to widths " + widths_text(config_.widths) +
                    " and " + std::to_string(config_.latent_channels) + " latents\n";
+  }
+  if (source->config.context_mean_mix != config_.context_mean_mix) {
+    // The factorization is measured on crops drawn as training draws them.
+    std::mt19937_64 rng(options_.seed);
+    const torch::Tensor crops =
+        TrainingImages(options_.data, options_.crop).sample_batch(kMixCalibrationCrops, rng);
+    const MixedModel mixed = mix_context_inputs(*source, config_.context_mean_mix,
+                                                context_input_moments(*source, crops));
+    source = mixed.model;
+    std::ostringstream line;
+    line << "mixed the inputs of the later steps' means to " << config_.context_mean_mix
+         << " channels (measured on " << kMixCalibrationCrops
+         << " training crops); the factored convolutions keep";
+    for (double kept : mixed.kept)
+      line << " " << std::fixed << std::setprecision(2) << 100 * kept << "%";
+    line << " of their output energy";
+    start_note_ += line.str() + "\n";
   }
   const std::vector<std::string> fresh = copy_weights(source, model_);
   if (!fresh.empty()) {

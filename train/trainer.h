@@ -65,6 +65,10 @@ struct TrainOptions {
   // (train/widening.h).
   std::array<int, 3> widen_to{};
   int widen_latents_to = 0;
+  // A new run whose later coding steps mix their means' inputs to this many channels first
+  // (ModelConfig::context_mean_mix); from an --init-from model without the mix, its means are
+  // factored on a few training crops (train/context_mixing.h). Zero: as the file's.
+  int context_mean_mix = 0;
 };
 
 class Trainer {

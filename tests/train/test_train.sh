@@ -130,14 +130,17 @@ expect_fail "mask decay without a teacher" "needs the teacher" "$train" --run "$
 expect_fail "student wider than teacher" "student's widths" "$train" --run "$tmp/md-wide" \
   --init-from "$tmp/a.safetensors" "${md[@]}" --mask-decay-to 8,32,8
 
-# Widening: a run starts from the tiny model with wider transforms and more latents (the
-# exactness of the start is tests/test_widening.cpp's); it trains, exports and codes at the new
-# sizes.
+# Widening and context mixing: a run starts from the tiny model with wider transforms, more
+# latents and its means' inputs mixed first (the exactness of the start is for
+# tests/test_widening.cpp and tests/test_context_mixing.cpp); it trains, exports and codes at the
+# new sizes.
 wd=(--data "$tmp/data" --valid "$tmp/data" --batch 1 --crop 64 --threads 2)
 "$train" --run "$tmp/wide" --init-from "$tmp/a.safetensors" "${wd[@]}" --widen-to 24,24,24 \
-  --widen-latents-to 48 --steps 8 --validate-every 0 >"$tmp/out" 2>&1 \
+  --widen-latents-to 48 --context-mean-mix 40 --steps 8 --validate-every 0 >"$tmp/out" 2>&1 \
   && grep -q "widened .* to widths 24,24,24 and 48 latents" "$tmp/wide/train.log" \
+  && grep -q "mixed the inputs of the later steps' means to 40 channels" "$tmp/wide/train.log" \
   && "$train" --run "$tmp/wide" --export "$tmp/wide.safetensors" >/dev/null 2>&1 \
+  && head -c 8192 "$tmp/wide.safetensors" | grep -aq 'context_mean_mix\\":40' \
   && head -c 8192 "$tmp/wide.safetensors" | grep -aq 'latent_channels\\":48,.*widths\\":\[24,24,24\]' \
   && "$nic" encode "$sample" -o "$tmp/w.nic" --qp 30 --model "$tmp/wide.safetensors" >/dev/null \
   && "$nic" decode "$tmp/w.nic" -o "$tmp/w.png" --model "$tmp/wide.safetensors" >/dev/null && ok \
@@ -150,6 +153,8 @@ expect_fail "--widen-to without weights" "--init-from WEIGHTS" "$train" --run "$
   "${wd[@]}" --widen-to 24,24,24
 expect_fail "--widen-latents-to without weights" "--init-from WEIGHTS" "$train" \
   --run "$tmp/wide-latents-none" "${wd[@]}" --widen-latents-to 48
+expect_fail "--context-mean-mix on a mixed model" "to 40 channels already" "$train" \
+  --run "$tmp/remix" --init-from "$tmp/wide.safetensors" "${wd[@]}" --context-mean-mix 24
 
 # Data-parallel (c10d, Gloo on loopback): two processes with one item each take the same steps
 # as one process with the batch of two, within float tolerance, and only rank 0 writes the run.

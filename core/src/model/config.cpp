@@ -17,6 +17,7 @@ std::string ModelConfig::to_json() const {
   j["anchor_lambdas"] = anchor_lambdas;
   if (context_coding()) j["context_scale_channels"] = context_scale_channels;
   if (!context_scales) j["context_scales"] = false;
+  if (context_mean_mix > 0) j["context_mean_mix"] = context_mean_mix;
   if (latent_distribution_shape != 2.0) j["latent_distribution_shape"] = latent_distribution_shape;
   return j.dump();
 }
@@ -37,6 +38,7 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
     if (j.contains("context_scales")) c.context_scales = j.at("context_scales").get<bool>();
     if (j.contains("context_scale_channels"))
       c.context_scale_channels = j.at("context_scale_channels").get<int>();
+    if (j.contains("context_mean_mix")) c.context_mean_mix = j.at("context_mean_mix").get<int>();
   } catch (const nlohmann::json::exception& e) {
     throw Error(NIC_ERROR_MODEL, std::string("model config: ") + e.what());
   }
@@ -47,6 +49,8 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
   require(sane(c.latent_channels) && c.latent_channels % 2 == 0 && sane(c.hyper_channels) &&
               sane(c.scale_net_channels) && sane(c.context_scale_channels),
           NIC_ERROR_MODEL, "model config: bad channel counts");
+  require(c.context_mean_mix == 0 || (sane(c.context_mean_mix) && c.context_coding()),
+          NIC_ERROR_MODEL, "model config: context_mean_mix must be 0, or 4..1024 with nic-evc-2");
   require(c.latent_distribution_shape >= 0.5 && c.latent_distribution_shape <= 4.0, NIC_ERROR_MODEL,
           "model config: latent_distribution_shape must be in 0.5 .. 4");
   require(c.blocks_per_stage >= 0 && c.blocks_per_stage <= 8, NIC_ERROR_MODEL,

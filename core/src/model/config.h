@@ -27,6 +27,10 @@ struct ModelConfig {
   int context_scale_channels = 32;  // width of the integer context networks (nic-evc-2)
   // nic-evc-2 only: false takes every step's scales from the hyperprior alone (for ablations).
   bool context_scales = true;
+  // nic-evc-2 only: 0 (the first form) starts each later step's means with a 3x3 convolution over
+  // all its inputs (3 to 6 latent-sized parts); R > 0 mixes them first to R channels with a 1x1
+  // convolution, which costs far less per latent (docs/design.md, "Cost of the means").
+  int context_mean_mix = 0;
   // Shape beta of the latents' distribution: a generalized Gaussian exp(-|x / alpha|^beta)
   // whose standard deviation follows the scale index; 2 is the Gaussian.
   double latent_distribution_shape = 2.0;

@@ -127,9 +127,19 @@ MeanPredictorImpl::MeanPredictorImpl(const ModelConfig& c) {
   for (int s = 1; s <= 3; ++s) {
     // Inputs: features and hyper means of the phase, s earlier phases, the carried state.
     const int in = 2 * n + s * n + (s > 1 ? n : 0);
-    context_bodies.push_back(register_module(
-        "context" + std::to_string(s) + "_body",
-        torch::nn::Sequential(conv3x3(in, n), LeakyReLU(), conv3x3(n, n), LeakyReLU())));
+    torch::nn::Sequential body;
+    if (c.context_mean_mix > 0) {
+      // No bias: the mix maps the 3x3 convolution's zero padding to zero, as without it.
+      body->push_back(
+          torch::nn::Conv2d(torch::nn::Conv2dOptions(in, c.context_mean_mix, 1).bias(false)));
+      body->push_back(conv3x3(c.context_mean_mix, n));
+    } else {
+      body->push_back(conv3x3(in, n));
+    }
+    body->push_back(LeakyReLU());
+    body->push_back(conv3x3(n, n));
+    body->push_back(LeakyReLU());
+    context_bodies.push_back(register_module("context" + std::to_string(s) + "_body", body));
     context_outs.push_back(register_module("context" + std::to_string(s) + "_out", conv1x1(n, n)));
   }
 }
@@ -141,7 +151,9 @@ torch::Tensor MeanPredictorImpl::context_step(int s, const torch::Tensor& hyper_
   const auto scope = arithmetic(features);
   std::vector<torch::Tensor> inputs = {in(features), in(hyper_means), in(y_hat_earlier)};
   if (carried.defined()) inputs.push_back(carried);  // already in dtype
-  carried = context_bodies.at(size_t(s - 1))->forward(torch::cat(inputs, 1));
+  const torch::Tensor input = torch::cat(inputs, 1);
+  if (context_input_observer) context_input_observer(s, input);
+  carried = context_bodies.at(size_t(s - 1))->forward(input);
   // A correction of the hyper means, so that a new context network starts from them.
   return hyper_means + out(context_outs[size_t(s - 1)](carried));
 }

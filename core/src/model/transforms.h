@@ -5,6 +5,8 @@
 
 #include <torch/torch.h>
 
+#include <functional>
+
 #include "model/config.h"
 #include "model/layers.h"
 
@@ -80,7 +82,8 @@ TORCH_MODULE(HyperMeanSynthesis);
 //    resolution.
 //  - nic-evc-2: steps 2-4 work at half latent resolution, one phase of the 2x2 quadtree at a
 //    time: from the hyper features and hyper means at the step's phase, the latents of the
-//    earlier phases, and the hidden state of the previous step (context carried forward).
+//    earlier phases, and the hidden state of the previous step (context carried forward); with
+//    config.context_mean_mix = R, a 1x1 convolution first mixes those inputs down to R channels.
 struct MeanPredictorImpl : torch::nn::Module, FloatNetworkDtype {
   explicit MeanPredictorImpl(const ModelConfig& config);
   torch::Tensor step1(const torch::Tensor& features);
@@ -93,6 +96,9 @@ struct MeanPredictorImpl : torch::nn::Module, FloatNetworkDtype {
   torch::nn::Sequential step2_body{nullptr};          // nic-evc-1
   std::vector<torch::nn::Sequential> context_bodies;  // nic-evc-2
   std::vector<torch::nn::Conv2d> context_outs;        // nic-evc-2
+  // For training tools only (train/context_mixing.h): when set, context_step hands it s and the
+  // concatenated inputs of step s's body before running it.
+  std::function<void(int, const torch::Tensor&)> context_input_observer;
 };
 TORCH_MODULE(MeanPredictor);
 
