@@ -58,8 +58,13 @@ sizes)
   done
   # a higher encoder effort (refined latents) decodes the same way
   round_trip 80 64 2 ball out-effort 30 nicenc qp=20 effort=2
-  # the float networks in float16 (encoder) and bfloat16 (decoder) keep the quality
-  NICDEC_PROPERTIES=precision=bfloat16 round_trip 80 64 2 ball out-precision 30 nicenc qp=20 \
+  # the float networks in float16 (encoder) and bfloat16 (decoder) keep the quality; bfloat16
+  # needs AVX-512 (BW, VL, DQ), AVX-NE-CONVERT or AMX, else the decoder runs float32
+  half=float32
+  flags=$(grep -m1 '^flags' /proc/cpuinfo)
+  { [[ $flags =~ avx512bw ]] && [[ $flags =~ avx512vl ]] && [[ $flags =~ avx512dq ]]; } \
+    || [[ $flags =~ avx_ne_convert|amx_bf16 ]] && half=bfloat16
+  NICDEC_PROPERTIES=precision=$half round_trip 80 64 2 ball out-precision 30 nicenc qp=20 \
     precision=float16
   # another installed model: nicdec without a model property loads the one the stream needs (over
   # NIC_MODEL); told the wrong one, it stops with a mismatch

@@ -73,7 +73,12 @@ torch::Dtype float_network_dtype(const std::string& precision, const torch::Devi
   }
   if (precision == "float32") return torch::kFloat;
   if (precision == "float16") return torch::kHalf;
-  if (precision == "bfloat16") return torch::kBFloat16;
+  if (precision == "bfloat16") {
+    require(!device.is_cpu() || cpu_runs_bfloat16_convolutions(), NIC_ERROR_UNSUPPORTED,
+            "precision 'bfloat16': this CPU has no bfloat16 convolutions (they need AVX-512 "
+            "BW/VL/DQ, AVX-NE-CONVERT or AMX); use auto, float32 or float16");
+    return torch::kBFloat16;
+  }
   throw Error(NIC_ERROR_INVALID_ARGUMENT,
               "precision '" + precision + "': use auto, float32, float16 or bfloat16");
 }

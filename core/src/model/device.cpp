@@ -106,4 +106,18 @@ bool cpu_has_amx_bfloat16() {
   return has;
 }
 
+bool cpu_runs_bfloat16_convolutions() {
+  static const bool runs = [] {
+    const auto capabilities = at::cpu::get_cpu_capabilities();
+    auto has = [&](const char* name) {
+      const auto it = capabilities.find(name);
+      return it != capabilities.end() && it->second.isBool() && it->second.toBool();
+    };
+    const bool avx512 = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                        __builtin_cpu_supports("avx512dq");
+    return avx512 || has("avx_ne_convert") || cpu_has_amx_bfloat16();
+  }();
+  return runs;
+}
+
 }  // namespace nic

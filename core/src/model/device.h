@@ -47,4 +47,8 @@ torch::Tensor to_host(const torch::Tensor& t);
 // bfloat16 convolutions run on the tile unit, several times faster than float32.
 bool cpu_has_amx_bfloat16();
 
+// Whether oneDNN runs bfloat16 convolutions on this CPU at all: it needs AVX-512 (BW, VL and DQ),
+// AVX-NE-CONVERT or AMX, and fails at the first convolution elsewhere (an AVX2-only EPYC).
+bool cpu_runs_bfloat16_convolutions();
+
 }  // namespace nic
