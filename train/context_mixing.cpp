@@ -37,24 +37,24 @@ std::vector<torch::Tensor> context_input_moments(ImageCodecModelImpl& model,
     sum = sum.defined() ? sum + xxt : xxt;
     counts[size_t(s - 1)] += x.size(1);
   };
-  const bool was_training = model.is_training();
-  model.eval();
-  try {
-    torch::NoGradGuard no_grad;
-    const int64_t anchors = model.q_anchor_log2.size(0);
-    for (int64_t first = 0; first < images.size(0); first += kMomentBatch) {
-      const int64_t last = std::min(images.size(0), first + kMomentBatch);
-      const torch::Tensor anchor = torch::arange(first, last, torch::kInt64).remainder(anchors);
-      const auto& device = model.q_anchor_log2.device();
-      model.forward_train(images.slice(0, first, last).to(device), anchor.to(device));
+  // Leaves the model as it found it, on an exception too.
+  struct Restore {
+    ImageCodecModelImpl& model;
+    bool was_training;
+    ~Restore() {
+      model.means->context_input_observer = nullptr;
+      model.train(was_training);
     }
-  } catch (...) {
-    model.means->context_input_observer = nullptr;
-    model.train(was_training);
-    throw;
+  } restore{model, model.is_training()};
+  model.eval();
+  torch::NoGradGuard no_grad;
+  const int64_t anchors = model.q_anchor_log2.size(0);
+  const auto device = model.q_anchor_log2.device();
+  for (int64_t first = 0; first < images.size(0); first += kMomentBatch) {
+    const int64_t last = std::min(images.size(0), first + kMomentBatch);
+    const torch::Tensor anchor = torch::arange(first, last, torch::kInt64).remainder(anchors);
+    model.forward_train(images.slice(0, first, last).to(device), anchor.to(device));
   }
-  model.means->context_input_observer = nullptr;
-  model.train(was_training);
   for (size_t s = 0; s < steps; ++s) {
     require(counts[s] > 0, NIC_ERROR_INVALID_ARGUMENT, "context mixing: no images to measure on");
     sums[s] /= double(counts[s]);

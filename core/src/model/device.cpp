@@ -97,26 +97,27 @@ torch::Tensor to_host(const torch::Tensor& t) {
   return host;
 }
 
+namespace {
+
+// Whether LibTorch's cpuinfo reports the CPU feature `name` (e.g. "amx_bf16").
+bool cpu_capability(const char* name) {
+  static const auto capabilities = at::cpu::get_cpu_capabilities();
+  const auto it = capabilities.find(name);
+  return it != capabilities.end() && it->second.isBool() && it->second.toBool();
+}
+
+}  // namespace
+
 bool cpu_has_amx_bfloat16() {
-  static const bool has = [] {
-    const auto capabilities = at::cpu::get_cpu_capabilities();
-    const auto it = capabilities.find("amx_bf16");
-    return it != capabilities.end() && it->second.isBool() && it->second.toBool();
-  }();
+  static const bool has = cpu_capability("amx_bf16");
   return has;
 }
 
 bool cpu_runs_bfloat16_convolutions() {
-  static const bool runs = [] {
-    const auto capabilities = at::cpu::get_cpu_capabilities();
-    auto has = [&](const char* name) {
-      const auto it = capabilities.find(name);
-      return it != capabilities.end() && it->second.isBool() && it->second.toBool();
-    };
-    const bool avx512 = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-                        __builtin_cpu_supports("avx512dq");
-    return avx512 || has("avx_ne_convert") || cpu_has_amx_bfloat16();
-  }();
+  static const bool runs =
+      (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+       __builtin_cpu_supports("avx512dq")) ||
+      cpu_capability("avx_ne_convert") || cpu_has_amx_bfloat16();
   return runs;
 }
 
